@@ -1,0 +1,103 @@
+// Package scene renders the frames a pixel display shows: a registry of
+// built-in scenes, each declaring the display sizes it supports and the rate
+// at which it wants new frames, and a small pixel font for text.
+//
+// Scenes draw into a *image.RGBA of the device's size; they hold no state of
+// their own between frames, so a render depends only on Params.
+package scene
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Size is a display size in pixels.
+type Size struct {
+	W, H int
+}
+
+// String formats the size as "64x64".
+func (s Size) String() string { return fmt.Sprintf("%dx%d", s.W, s.H) }
+
+// Params is everything a scene may use to draw one frame.
+type Params struct {
+	DeviceName string     // the device's display name, for the startup scene
+	Version    string     // the daemon's version, for the startup scene
+	Fill       color.RGBA // the colour of the fill scene (device config)
+	Now        time.Time  // wall clock for this frame, in the location to show
+	Frame      int        // frame number since the scene (re)started, from 0
+}
+
+// Scene is one built-in scene.
+type Scene struct {
+	// Name is what users put on activeScene, case-sensitive.
+	Name string
+	// Sizes lists the display sizes the scene can draw.
+	Sizes []Size
+	// FPS is the rate at which the scene wants new frames; 0 means the scene
+	// is static: one frame per (re)start.
+	FPS float64
+	// Render draws one frame into dst, whose bounds are one of Sizes.
+	Render func(dst *image.RGBA, p Params)
+}
+
+// Supports reports whether the scene can draw on a display of size s.
+func (s Scene) Supports(size Size) bool { return slices.Contains(s.Sizes, size) }
+
+// Registry is an immutable, ordered set of scenes.
+type Registry struct {
+	scenes []Scene
+}
+
+// NewRegistry returns a registry of the given scenes, in that order.
+func NewRegistry(scenes ...Scene) *Registry {
+	return &Registry{scenes: slices.Clone(scenes)}
+}
+
+// Names lists every scene name, in registry order.
+func (r *Registry) Names() []string {
+	names := make([]string, len(r.scenes))
+	for i, s := range r.scenes {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// For lists the names of the scenes that support size, in registry order.
+func (r *Registry) For(size Size) []string {
+	var names []string
+	for _, s := range r.scenes {
+		if s.Supports(size) {
+			names = append(names, s.Name)
+		}
+	}
+	return names
+}
+
+// Lookup returns the scene called name.
+func (r *Registry) Lookup(name string) (Scene, bool) {
+	for _, s := range r.scenes {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scene{}, false
+}
+
+// Check returns nil if name is a scene that supports size, and otherwise an
+// error that says why and lists the scenes that would do.
+func (r *Registry) Check(name string, size Size) error {
+	s, ok := r.Lookup(name)
+	if !ok {
+		return fmt.Errorf("unknown scene %q (known scenes: %s)", name, strings.Join(r.Names(), ", "))
+	}
+	if !s.Supports(size) {
+		return fmt.Errorf("scene %q cannot draw on a %s display (scenes for %s: %s)",
+			name, size, size, strings.Join(r.For(size), ", "))
+	}
+	return nil
+}

@@ -1,0 +1,260 @@
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// FileVersion is the only version of the file format this package reads
+// and writes.
+const FileVersion = 1
+
+// ErrCorrupt is wrapped by ReadFile's error when the file exists but cannot
+// be used: not JSON, an unknown version, or an invalid value.
+var ErrCorrupt = errors.New("state file is corrupt")
+
+// Document is the content of the state file.
+type Document struct {
+	// Timestamp is the file's top-level timestamp: when it was written.
+	Timestamp time.Time
+	// Devices holds each entry, keyed as in the file (device id, or an IP
+	// address in a file of the original pidicon daemon).
+	Devices map[string]Entry
+	// Raw holds each entry as it was written, so entries that no configured
+	// device claims can be written back unchanged.
+	Raw map[string]json.RawMessage
+}
+
+// ReadFile reads and checks the state file at path. A missing file gives an
+// error wrapping fs.ErrNotExist; an unusable one an error wrapping
+// ErrCorrupt. Fields that are null or missing in an entry are nil in its
+// Patch; unknown keys are ignored.
+func ReadFile(path string) (*Document, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read state file: %w", err)
+	}
+	doc, err := ParseDocument(b)
+	if err != nil {
+		return nil, fmt.Errorf("read state file %s: %w", path, err)
+	}
+	return doc, nil
+}
+
+// ParseDocument reads the content of a state file (see ReadFile).
+func ParseDocument(b []byte) (*Document, error) {
+	var top struct {
+		Version   *json.Number               `json:"version"`
+		Timestamp *string                    `json:"timestamp"`
+		Devices   map[string]json.RawMessage `json:"devices"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&top); err != nil {
+		return nil, fmt.Errorf("%w: not a JSON object: %v", ErrCorrupt, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrCorrupt)
+	}
+	// A file of the original daemon may lack a version; any other version
+	// than ours is a format we cannot read safely.
+	if top.Version != nil && top.Version.String() != fmt.Sprint(FileVersion) {
+		return nil, fmt.Errorf("%w: unknown version %s (this daemon reads version %d)", ErrCorrupt, top.Version, FileVersion)
+	}
+	doc := &Document{Devices: make(map[string]Entry), Raw: make(map[string]json.RawMessage)}
+	if top.Timestamp != nil {
+		t, err := ParseTime(*top.Timestamp)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		doc.Timestamp = t
+	}
+	for _, key := range slices.Sorted(maps.Keys(top.Devices)) {
+		raw := top.Devices[key]
+		e, err := parseEntry(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w: device %q: %v", ErrCorrupt, key, err)
+		}
+		doc.Devices[key] = e
+		doc.Raw[key] = raw
+	}
+	return doc, nil
+}
+
+// fileEntry is one device in the written file: the five fields and the
+// time of the device's last change.
+type fileEntry struct {
+	stateJSON
+}
+
+// encodeDocument writes the file content for a snapshot, in the contract's
+// format, with the device entries sorted by id.
+func encodeDocument(snap snapshot, now time.Time) ([]byte, error) {
+	devices := make(map[string]json.RawMessage, len(snap.devices)+len(snap.kept))
+	maps.Copy(devices, snap.kept)
+	for id, st := range snap.devices {
+		b, err := json.Marshal(fileEntry{st.wire(true)})
+		if err != nil {
+			return nil, fmt.Errorf("encode device %s: %w", id, err)
+		}
+		devices[id] = b
+	}
+	out := struct {
+		Version   int                        `json:"version"`
+		Timestamp string                     `json:"timestamp"`
+		Devices   map[string]json.RawMessage `json:"devices"`
+	}{FileVersion, FormatTime(now), devices}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode state file: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// Steps of an atomic write, named for tests that interrupt one of them.
+const (
+	stepCreate  = "create"
+	stepWrite   = "write"
+	stepSync    = "sync"
+	stepClose   = "close"
+	stepRename  = "rename"
+	stepSyncDir = "syncdir"
+)
+
+// tempPattern names temporary files next to the state file, so a crashed
+// write's leftovers can be found and removed.
+func tempPattern(path string) string { return filepath.Base(path) + ".tmp-*" }
+
+// writeAtomic replaces path with data so that a crash at any moment leaves
+// either the old or the new complete file: write a temporary file in the
+// same folder, fsync it, rename it over path, fsync the folder. hook, if
+// not nil, runs before each step; an error from it stops the write there
+// (errCrash also skips the clean-up, as a crash would).
+func writeAtomic(path string, data []byte, hook func(step string) error) (err error) {
+	step := func(name string) error {
+		if hook != nil {
+			return hook(name)
+		}
+		return nil
+	}
+	dir := filepath.Dir(path)
+	if err := step(stepCreate); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, tempPattern(path))
+	if err != nil {
+		return fmt.Errorf("create temporary file: %w", err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil && !errors.Is(err, errCrash) {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := step(stepWrite); err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write temporary file: %w", err)
+	}
+	if err := step(stepSync); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync temporary file: %w", err)
+	}
+	if err := step(stepClose); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close temporary file: %w", err)
+	}
+	if err := step(stepRename); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename temporary file: %w", err)
+	}
+	if err := step(stepSyncDir); err != nil {
+		return err
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("sync folder: %w", err)
+	}
+	return nil
+}
+
+// errCrash stands for a crash in tests: the write stops and leaves its
+// temporary file behind.
+var errCrash = errors.New("simulated crash")
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// RemoveTemps deletes temporary files that an interrupted write left next to
+// the state file at path, and returns their names.
+func RemoveTemps(path string) ([]string, error) {
+	matches, err := filepath.Glob(filepath.Join(filepath.Dir(path), tempPattern(path)))
+	if err != nil {
+		return nil, fmt.Errorf("find temporary files: %w", err)
+	}
+	var removed []string
+	var errs []error
+	for _, m := range matches {
+		if err := os.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, m)
+	}
+	return removed, errors.Join(errs...)
+}
+
+// Quarantine moves an unusable state file aside to
+// "<path>.corrupt-<UTC time>" (with a counter when that name is taken: an
+// earlier quarantined file is never replaced) and returns the new name.
+func Quarantine(path string, now time.Time) (string, error) {
+	base := path + ".corrupt-" + strings.ReplaceAll(now.UTC().Format("20060102T150405.000Z"), ".", "")
+	for i := 0; i < 1000; i++ {
+		name := base
+		if i > 0 {
+			name = fmt.Sprintf("%s-%d", base, i)
+		}
+		// A hard link never replaces an existing name, unlike rename.
+		err := os.Link(path, name)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			// No hard links here (some file systems): check, then rename.
+			if _, serr := os.Lstat(name); serr == nil {
+				continue
+			}
+			if err := os.Rename(path, name); err != nil {
+				return "", fmt.Errorf("move corrupt state file aside: %w", err)
+			}
+			return name, syncDir(filepath.Dir(path))
+		}
+		if err := os.Remove(path); err != nil {
+			return "", fmt.Errorf("move corrupt state file aside: %w", err)
+		}
+		return name, syncDir(filepath.Dir(path))
+	}
+	return "", fmt.Errorf("move corrupt state file aside: too many quarantined files named %s*", base)
+}

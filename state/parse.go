@@ -1,0 +1,363 @@
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxSceneName is the longest scene name accepted, in bytes.
+const MaxSceneName = 64
+
+// ParseSceneName checks the syntax of a scene name: surrounding white space
+// is dropped; the rest must be non-empty printable UTF-8 of at most
+// MaxSceneName bytes. Names are case-sensitive.
+func ParseSceneName(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return "", invalid(FieldActiveScene, "activeScene must be a scene name")
+	case !utf8.ValidString(s):
+		return "", invalid(FieldActiveScene, "activeScene must be valid UTF-8")
+	case len(s) > MaxSceneName:
+		return "", invalid(FieldActiveScene, "activeScene must be at most %d bytes", MaxSceneName)
+	case strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+		return "", invalid(FieldActiveScene, "activeScene must not hold control characters")
+	}
+	return s, nil
+}
+
+// ParsePlayState reads a play state, ignoring case and surrounding white space.
+func ParsePlayState(s string) (PlayState, error) {
+	p := PlayState(strings.ToLower(strings.TrimSpace(s)))
+	switch p {
+	case Playing, Paused, Stopped:
+		return p, nil
+	}
+	return "", invalid(FieldPlayState, "playState must be one of playing, paused, stopped")
+}
+
+// ParseLogLevel reads a logging level, ignoring case and surrounding white space.
+func ParseLogLevel(s string) (LogLevel, error) {
+	l := LogLevel(strings.ToLower(strings.TrimSpace(s)))
+	switch l {
+	case LevelDebug, LevelInfo, LevelWarning, LevelError, LevelSilent:
+		return l, nil
+	}
+	return "", invalid(FieldLoggingLevel, "loggingLevel must be one of debug, info, warning, error, silent")
+}
+
+// ParseDisplayOn reads true/false, on/off or 1/0, ignoring case and
+// surrounding white space.
+func ParseDisplayOn(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "on", "1":
+		return true, nil
+	case "false", "off", "0":
+		return false, nil
+	}
+	return false, invalid(FieldDisplayOn, "displayOn must be true, false, on, off, 1 or 0")
+}
+
+// ParseBrightness reads an integer from 0 to 100 written as a number
+// ("40", "40.0"); surrounding white space is ignored.
+func ParseBrightness(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if !isJSONNumber(s) {
+		return 0, errBrightness()
+	}
+	return brightnessFromNumber(s)
+}
+
+func errBrightness() error {
+	return invalid(FieldBrightness, "brightness must be an integer from 0 to 100")
+}
+
+func brightnessFromNumber(s string) (int, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || f != math.Trunc(f) || f < 0 || f > 100 {
+		return 0, errBrightness()
+	}
+	return int(f), nil
+}
+
+// isJSONNumber reports whether s is a number in JSON's grammar, which
+// leaves out the hex, NaN, Inf and underscore forms strconv would take.
+func isJSONNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(s) && s[i] == '0' {
+		i++
+	} else if digits() == 0 {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+// Patch is a change to some of the five fields; nil means "leave alone".
+type Patch struct {
+	ActiveScene  *string
+	PlayState    *PlayState
+	Brightness   *int
+	DisplayOn    *bool
+	LoggingLevel *LogLevel
+}
+
+// IsEmpty reports whether the patch changes nothing.
+func (p Patch) IsEmpty() bool { return len(p.Present()) == 0 }
+
+// Present lists the fields the patch sets, in publishing order.
+func (p Patch) Present() []string {
+	var out []string
+	for _, f := range Fields() {
+		if p.has(f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Missing lists the fields the patch leaves alone, in publishing order.
+func (p Patch) Missing() []string {
+	var out []string
+	for _, f := range Fields() {
+		if !p.has(f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (p Patch) has(field string) bool {
+	switch field {
+	case FieldActiveScene:
+		return p.ActiveScene != nil
+	case FieldPlayState:
+		return p.PlayState != nil
+	case FieldBrightness:
+		return p.Brightness != nil
+	case FieldDisplayOn:
+		return p.DisplayOn != nil
+	case FieldLoggingLevel:
+		return p.LoggingLevel != nil
+	}
+	return false
+}
+
+// Apply returns s with the patch's fields set; the timestamp is left alone.
+func (p Patch) Apply(s State) State {
+	if p.ActiveScene != nil {
+		s.ActiveScene = *p.ActiveScene
+	}
+	if p.PlayState != nil {
+		s.PlayState = *p.PlayState
+	}
+	if p.Brightness != nil {
+		s.Brightness = *p.Brightness
+	}
+	if p.DisplayOn != nil {
+		s.DisplayOn = *p.DisplayOn
+	}
+	if p.LoggingLevel != nil {
+		s.LoggingLevel = *p.LoggingLevel
+	}
+	return s
+}
+
+// ParseField reads the payload of a single-field set topic
+// (<base>/<id>/<field>/set).
+func ParseField(field, payload string) (Patch, error) {
+	var p Patch
+	switch field {
+	case FieldActiveScene:
+		v, err := ParseSceneName(payload)
+		if err != nil {
+			return p, err
+		}
+		p.ActiveScene = &v
+	case FieldPlayState:
+		v, err := ParsePlayState(payload)
+		if err != nil {
+			return p, err
+		}
+		p.PlayState = &v
+	case FieldBrightness:
+		v, err := ParseBrightness(payload)
+		if err != nil {
+			return p, err
+		}
+		p.Brightness = &v
+	case FieldDisplayOn:
+		v, err := ParseDisplayOn(payload)
+		if err != nil {
+			return p, err
+		}
+		p.DisplayOn = &v
+	case FieldLoggingLevel:
+		v, err := ParseLogLevel(payload)
+		if err != nil {
+			return p, err
+		}
+		p.LoggingLevel = &v
+	default:
+		return p, invalid(field, "unknown field %q (fields: %s)", field, strings.Join(Fields(), ", "))
+	}
+	return p, nil
+}
+
+// ParsePatch reads the JSON object of <base>/<id>/set: any subset of the
+// five fields, nothing else. brightness must be a JSON number with an
+// integral value, displayOn a JSON boolean or one of the displayOn words, the
+// others JSON strings. The whole object is refused if any part is wrong.
+func ParsePatch(payload []byte) (Patch, error) {
+	e, err := parseObject(payload, false)
+	if err != nil {
+		return Patch{}, err
+	}
+	if e.Patch.IsEmpty() {
+		return Patch{}, invalid("", "set must name at least one of %s", strings.Join(Fields(), ", "))
+	}
+	return e.Patch, nil
+}
+
+// Entry is one device's state as stored: a patch (fields that were null or
+// missing are nil) and the time of the last change (zero if absent).
+type Entry struct {
+	Patch
+	Timestamp time.Time
+}
+
+// parseEntry reads a stored device state (file entry or state topic):
+// the five fields, null allowed, plus an optional timestamp; other keys are
+// ignored.
+func parseEntry(b []byte) (Entry, error) { return parseObject(b, true) }
+
+func parseObject(b []byte, stored bool) (Entry, error) {
+	var e Entry
+	b = bytes.TrimSpace(b)
+	if !utf8.Valid(b) {
+		return e, invalid("", "payload must be valid UTF-8")
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil || raw == nil {
+		return e, invalid("", "payload must be a JSON object: %s", jsonReason(err))
+	}
+	for key, v := range raw {
+		if stored && string(v) == "null" {
+			continue
+		}
+		var err error
+		switch key {
+		case FieldActiveScene, FieldPlayState, FieldLoggingLevel:
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				return e, invalid(key, "%s must be a JSON string", key)
+			}
+			var one Patch
+			if one, err = ParseField(key, s); err == nil {
+				e.Patch = merge(e.Patch, one)
+			}
+		case FieldBrightness:
+			n := string(v)
+			if !isJSONNumber(n) {
+				return e, invalid(key, "brightness must be a JSON number, an integer from 0 to 100")
+			}
+			var b int
+			if b, err = brightnessFromNumber(n); err == nil {
+				e.Brightness = &b
+			}
+		case FieldDisplayOn:
+			var on bool
+			if json.Unmarshal(v, &on) != nil {
+				var s string
+				if json.Unmarshal(v, &s) != nil {
+					return e, invalid(key, "displayOn must be a JSON boolean or one of true, false, on, off, 1, 0")
+				}
+				on, err = ParseDisplayOn(s)
+			}
+			if err == nil {
+				e.DisplayOn = &on
+			}
+		case "timestamp":
+			if !stored {
+				return e, invalid(key, "unknown field %q (fields: %s)", key, strings.Join(Fields(), ", "))
+			}
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				return e, invalid(key, "timestamp must be a string")
+			}
+			e.Timestamp, err = ParseTime(s)
+			if err != nil {
+				err = invalid(key, "%v", err)
+			}
+		default:
+			if !stored {
+				return e, invalid(key, "unknown field %q (fields: %s)", key, strings.Join(Fields(), ", "))
+			}
+		}
+		if err != nil {
+			return e, err
+		}
+	}
+	return e, nil
+}
+
+func merge(a, b Patch) Patch {
+	if b.ActiveScene != nil {
+		a.ActiveScene = b.ActiveScene
+	}
+	if b.PlayState != nil {
+		a.PlayState = b.PlayState
+	}
+	if b.LoggingLevel != nil {
+		a.LoggingLevel = b.LoggingLevel
+	}
+	return a
+}
+
+func jsonReason(err error) string {
+	if err == nil {
+		return "null"
+	}
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return "got " + te.Value
+	}
+	return err.Error()
+}

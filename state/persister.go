@@ -1,0 +1,200 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// PersisterOptions configure a Persister.
+type PersisterOptions struct {
+	// Path is the state file.
+	Path string
+	// Debounce is how long to wait after the last change before writing.
+	Debounce time.Duration
+	// MaxDelay bounds how long a change may wait for the disk while changes
+	// keep coming, counted from the first change not yet written.
+	MaxDelay time.Duration
+	// Logger receives write failures (rate-limited) and successes at debug.
+	Logger *slog.Logger
+	// OnError, if set, is called after every failed write attempt.
+	OnError func(error)
+}
+
+// Persister writes the store to the state file: debounced, never later than
+// MaxDelay after the first unwritten change, atomically, and once more when
+// it stops. One goroutine (Run) owns the timer and does every write.
+type Persister struct {
+	store *Store
+	opts  PersisterOptions
+	flush chan chan error
+	hook  func(step string) error // tests interrupt writes here
+
+	mu    sync.Mutex
+	stats PersistStats
+}
+
+// PersistStats counts the writes of a Persister.
+type PersistStats struct {
+	Writes   uint64        // successful writes
+	Failures uint64        // failed write attempts
+	Last     time.Duration // duration of the last successful write
+	Bytes    int           // size of the last file written
+}
+
+// retry bounds how soon a failed write is tried again.
+const (
+	minRetry = time.Second
+	maxRetry = time.Minute
+	// failureLogEvery rate-limits the error log of repeated failures.
+	failureLogEvery = 30 * time.Second
+)
+
+// NewPersister returns a Persister for store; call Run to start it.
+func NewPersister(store *Store, opts PersisterOptions) *Persister {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Persister{store: store, opts: opts, flush: make(chan chan error)}
+}
+
+// Stats returns the write counters.
+func (p *Persister) Stats() PersistStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stats
+}
+
+// Flush writes any change not yet on disk now and returns the result. It
+// returns ctx's error if Run is not running or ctx ends first.
+func (p *Persister) Flush(ctx context.Context) error {
+	reply := make(chan error, 1)
+	select {
+	case p.flush <- reply:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run writes changes until ctx is done, then writes what is left and
+// returns that write's error, if any.
+func (p *Persister) Run(ctx context.Context) error {
+	var (
+		written    = p.store.snapshot().rev // what the file reflects
+		firstDirty time.Time                // first change not yet on disk
+		failures   int                      // failed attempts in a row
+		lastLog    time.Time                // last failure logged
+		timer      = time.NewTimer(0)
+	)
+	if !timer.Stop() {
+		<-timer.C
+	}
+	defer timer.Stop()
+	write := func() error {
+		snap := p.store.snapshot()
+		if snap.rev == written {
+			firstDirty = time.Time{}
+			return nil
+		}
+		start := time.Now()
+		n, err := p.write(snap)
+		p.mu.Lock()
+		if err != nil {
+			p.stats.Failures++
+		} else {
+			p.stats.Writes++
+			p.stats.Last = time.Since(start)
+			p.stats.Bytes = n
+		}
+		p.mu.Unlock()
+		if err != nil {
+			failures++
+			if now := time.Now(); failures == 1 || now.Sub(lastLog) >= failureLogEvery {
+				lastLog = now
+				p.opts.Logger.Error("cannot write state file; state is kept in memory and retried",
+					"path", p.opts.Path, "attempts", failures, "error", err)
+			}
+			if p.opts.OnError != nil {
+				p.opts.OnError(err)
+			}
+			return err
+		}
+		if failures > 0 {
+			p.opts.Logger.Warn("state file written again after failures", "path", p.opts.Path, "failed_attempts", failures)
+		}
+		failures = 0
+		written = snap.rev
+		firstDirty = time.Time{}
+		if p.store.snapshot().rev != written {
+			firstDirty = time.Now() // changed while writing: a new round starts
+		}
+		return nil
+	}
+	schedule := func() {
+		now := time.Now()
+		if firstDirty.IsZero() {
+			firstDirty = now
+		}
+		due := now.Add(p.opts.Debounce)
+		if limit := firstDirty.Add(p.opts.MaxDelay); limit.Before(due) {
+			due = limit
+		}
+		if failures > 0 {
+			due = now.Add(retryDelay(failures))
+		}
+		timer.Reset(due.Sub(now))
+	}
+	changed := p.store.Changed()
+	for {
+		select {
+		case <-ctx.Done():
+			return p.finalWrite(write)
+		case <-changed:
+			changed = p.store.Changed()
+			if failures == 0 {
+				schedule()
+			}
+		case <-timer.C:
+			if write() != nil || !firstDirty.IsZero() {
+				schedule()
+			}
+		case reply := <-p.flush:
+			err := write()
+			if err != nil {
+				schedule()
+			}
+			reply <- err
+		}
+	}
+}
+
+func (p *Persister) finalWrite(write func() error) error {
+	if err := write(); err != nil {
+		return fmt.Errorf("final write: %w", err)
+	}
+	return nil
+}
+
+func retryDelay(failures int) time.Duration {
+	d := minRetry << min(failures-1, 16)
+	return min(d, maxRetry)
+}
+
+func (p *Persister) write(snap snapshot) (int, error) {
+	data, err := encodeDocument(snap, time.Now())
+	if err != nil {
+		return 0, err
+	}
+	if err := writeAtomic(p.opts.Path, data, p.hook); err != nil {
+		return 0, fmt.Errorf("write %s: %w", p.opts.Path, err)
+	}
+	return len(data), nil
+}
