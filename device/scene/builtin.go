@@ -93,18 +93,18 @@ func drawBorder(dst *image.RGBA) {
 	perimeter := 2 * (w + h)
 	at := func(i, x, y int) { setPixel(dst, x, y, hue(i*hueSteps/perimeter, 255)) }
 	for i := range w {
-		at(i, b.Min.X+i, b.Min.Y)               // top, left to right
-		at(w+h+i, b.Max.X-1-i, b.Max.Y-1)       // bottom, right to left
+		at(i, b.Min.X+i, b.Min.Y)         // top, left to right
+		at(w+h+i, b.Max.X-1-i, b.Max.Y-1) // bottom, right to left
 	}
 	for i := range h {
-		at(w+i, b.Max.X-1, b.Min.Y+i)           // right, top to bottom
-		at(2*w+h+i, b.Min.X, b.Max.Y-1-i)       // left, bottom to top
+		at(w+i, b.Max.X-1, b.Min.Y+i)     // right, top to bottom
+		at(2*w+h+i, b.Min.X, b.Max.Y-1-i) // left, bottom to top
 	}
 }
 
 // renderClock shows the time of Params.Now: HH:MM:SS with the date and the
-// weekday on a square display, HH:MM with a colon blinking at 1 Hz on a
-// strip display; both with a bar that fills over the minute.
+// weekday on a square display, HH:MM with a colon shown on odd seconds only
+// on a strip display; both with a bar that fills over the minute.
 func renderClock(dst *image.RGBA, p Params) {
 	b := dst.Bounds()
 	fillAll(dst, black)
@@ -114,9 +114,9 @@ func renderClock(dst *image.RGBA, p Params) {
 	var buf [10]byte
 	if small(dst) {
 		put2(buf[0:], hour)
-		buf[2] = ':'
+		buf[2] = ' '
 		if sec%2 == 1 {
-			buf[2] = ' '
+			buf[2] = ':'
 		}
 		put2(buf[3:], minute)
 		text := buf[:5]

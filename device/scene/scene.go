@@ -45,7 +45,7 @@ type Scene struct {
 	Render func(dst *image.RGBA, p Params)
 }
 
-// Supports reports whether the scene can draw on a display of size s.
+// Supports reports whether the scene can draw on a display of the given size.
 func (s Scene) Supports(size Size) bool { return slices.Contains(s.Sizes, size) }
 
 // Registry is an immutable, ordered set of scenes.
@@ -53,9 +53,15 @@ type Registry struct {
 	scenes []Scene
 }
 
-// NewRegistry returns a registry of the given scenes, in that order.
+// NewRegistry returns a registry of the given scenes, in that order. It
+// keeps its own copies, so changing the arguments later does not change the
+// registry. If two scenes share a name, Lookup finds the first.
 func NewRegistry(scenes ...Scene) *Registry {
-	return &Registry{scenes: slices.Clone(scenes)}
+	r := &Registry{scenes: slices.Clone(scenes)}
+	for i := range r.scenes {
+		r.scenes[i].Sizes = slices.Clone(r.scenes[i].Sizes)
+	}
+	return r
 }
 
 // Names lists every scene name, in registry order.
@@ -78,8 +84,16 @@ func (r *Registry) For(size Size) []string {
 	return names
 }
 
-// Lookup returns the scene called name.
+// Lookup returns the scene called name. The scene's Sizes is a copy, so the
+// registry stays immutable.
 func (r *Registry) Lookup(name string) (Scene, bool) {
+	s, ok := r.find(name)
+	s.Sizes = slices.Clone(s.Sizes)
+	return s, ok
+}
+
+// find returns the scene called name, sharing its Sizes with the registry.
+func (r *Registry) find(name string) (Scene, bool) {
 	for _, s := range r.scenes {
 		if s.Name == name {
 			return s, true
@@ -91,13 +105,17 @@ func (r *Registry) Lookup(name string) (Scene, bool) {
 // Check returns nil if name is a scene that supports size, and otherwise an
 // error that says why and lists the scenes that would do.
 func (r *Registry) Check(name string, size Size) error {
-	s, ok := r.Lookup(name)
+	s, ok := r.find(name)
 	if !ok {
 		return fmt.Errorf("unknown scene %q (known scenes: %s)", name, strings.Join(r.Names(), ", "))
 	}
 	if !s.Supports(size) {
+		others := strings.Join(r.For(size), ", ")
+		if others == "" {
+			others = "none"
+		}
 		return fmt.Errorf("scene %q cannot draw on a %s display (scenes for %s: %s)",
-			name, size, size, strings.Join(r.For(size), ", "))
+			name, size, size, others)
 	}
 	return nil
 }

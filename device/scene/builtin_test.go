@@ -1,0 +1,321 @@
+package scene_test
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pidicon/pidicon-mqtt/device/scene"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden PNGs in testdata/")
+
+// goldenParams are the Params the golden images are drawn with.
+func goldenParams() scene.Params {
+	return scene.Params{
+		DeviceName: "demo",
+		Version:    "1.0.0",
+		Fill:       color.RGBA{R: 255, G: 96, B: 0, A: 255},
+		Now:        time.Date(2026, time.November, 27, 13, 45, 7, 0, time.UTC),
+	}
+}
+
+// golden is one golden image: a scene at a size and frame.
+type golden struct {
+	scene string
+	size  scene.Size
+	frame int
+}
+
+func (g golden) String() string {
+	name := g.scene + "/" + g.size.String()
+	if g.frame != 0 {
+		name += fmt.Sprintf("/frame%d", g.frame)
+	}
+	return name
+}
+
+func (g golden) file() string {
+	name := g.scene + "-" + g.size.String()
+	if g.frame != 0 {
+		name += fmt.Sprintf("-frame%d", g.frame)
+	}
+	return filepath.Join("testdata", name+".png")
+}
+
+// goldens lists every built-in scene at every size it supports, at frame 0,
+// and the animated scenes at a later frame too.
+func goldens(t testing.TB) []golden {
+	r := scene.Builtin()
+	var out []golden
+	for _, name := range r.Names() {
+		s, _ := r.Lookup(name)
+		for _, size := range s.Sizes {
+			out = append(out, golden{name, size, 0})
+			if name == scene.Wave {
+				out = append(out, golden{name, size, 3})
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no golden images")
+	}
+	return out
+}
+
+func TestBuiltin_golden(t *testing.T) {
+	r := scene.Builtin()
+	for _, g := range goldens(t) {
+		t.Run(g.String(), func(t *testing.T) {
+			s, _ := r.Lookup(g.scene)
+			p := goldenParams()
+			p.Frame = g.frame
+			got := newFrame(g.size)
+			s.Render(got, p)
+
+			if *update {
+				if err := writePNG(g.file(), got); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+
+			want := readPNG(t, g.file())
+			if want.Bounds() != got.Bounds() {
+				t.Fatalf("golden is %v, frame is %v", want.Bounds(), got.Bounds())
+			}
+			diffs := 0
+			var first image.Point
+			b := got.Bounds()
+			for y := b.Min.Y; y < b.Max.Y; y++ {
+				for x := b.Min.X; x < b.Max.X; x++ {
+					if color.RGBAModel.Convert(want.At(x, y)) != got.RGBAAt(x, y) {
+						if diffs == 0 {
+							first = image.Pt(x, y)
+						}
+						diffs++
+					}
+				}
+			}
+			if diffs > 0 {
+				t.Errorf("%d pixels differ from %s, the first at %v: got %v, want %v "+
+					"(run go test -update to accept the new frame)",
+					diffs, g.file(), first, got.RGBAAt(first.X, first.Y), want.At(first.X, first.Y))
+				out := filepath.Join(t.ArtifactDir(), filepath.Base(g.file()))
+				if err := writePNG(out, got); err != nil {
+					t.Log(err)
+				} else {
+					t.Logf("new frame in %s (kept with -artifacts)", out)
+				}
+			}
+		})
+	}
+}
+
+func writePNG(path string, img image.Image) error {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+func readPNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("decode %s: %v", path, err)
+	}
+	return img
+}
+
+// paramsSet is a spread of Params to check properties of every scene with.
+func paramsSet() []scene.Params {
+	base := goldenParams()
+	var out []scene.Params
+	for i, name := range []string{"", "demo", "Living Room Pixoo Display", "héllo wörld #1"} {
+		p := base
+		p.DeviceName = name
+		p.Version = []string{"", "1.0.0", "v2.3.4-rc1+dirty", "0.0.0-20261127-abcdef"}[i]
+		p.Fill = color.RGBA{R: uint8(60 * i), G: 10, B: 200, A: uint8(100 * i)}
+		p.Now = base.Now.Add(time.Duration(i) * 37 * time.Hour)
+		p.Frame = []int{0, 1, 1 << 40, -7}[i]
+		out = append(out, p)
+	}
+	out = append(out, scene.Params{}) // zero time, zero everything
+	return out
+}
+
+// TestBuiltin_renderProperties checks every scene at every size it supports
+// with several Params: every pixel is opaque, dst is fully overwritten, and
+// the same Params give the same frame.
+func TestBuiltin_renderProperties(t *testing.T) {
+	r := scene.Builtin()
+	for _, name := range r.Names() {
+		s, _ := r.Lookup(name)
+		for _, size := range s.Sizes {
+			t.Run(name+"/"+size.String(), func(t *testing.T) {
+				for i, p := range paramsSet() {
+					// Two frames with different leftovers must come out the
+					// same, and opaque.
+					a, b := newFrame(size), newFrame(size)
+					for j := range b.Pix {
+						b.Pix[j] = byte(j*7 + 13)
+					}
+					s.Render(a, p)
+					s.Render(b, p)
+					if !bytes.Equal(a.Pix, b.Pix) {
+						t.Errorf("params %d: render depends on what dst held before", i)
+					}
+					for j := 3; j < len(a.Pix); j += 4 {
+						if a.Pix[j] != 255 {
+							x, y := j/4%size.W, j/4/size.W
+							t.Errorf("params %d: pixel (%d,%d) has alpha %d", i, x, y, a.Pix[j])
+							break
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestBuiltin_offsetBounds renders into a frame whose bounds do not start at
+// (0,0), as a SubImage would be: the result must match a plain frame.
+func TestBuiltin_offsetBounds(t *testing.T) {
+	r := scene.Builtin()
+	p := goldenParams()
+	for _, name := range r.Names() {
+		s, _ := r.Lookup(name)
+		for _, size := range s.Sizes {
+			plain := newFrame(size)
+			s.Render(plain, p)
+			big := image.NewRGBA(image.Rect(0, 0, size.W+10, size.H+10))
+			sub := big.SubImage(image.Rect(5, 3, 5+size.W, 3+size.H)).(*image.RGBA)
+			s.Render(sub, p)
+			for y := range size.H {
+				for x := range size.W {
+					if got, want := sub.RGBAAt(5+x, 3+y), plain.RGBAAt(x, y); got != want {
+						t.Fatalf("%s/%v: pixel (%d,%d) is %v in a sub-image, %v in a plain frame", name, size, x, y, got, want)
+					}
+				}
+			}
+			if big.RGBAAt(4, 2) != (color.RGBA{}) || big.RGBAAt(5+size.W, 3+size.H) != (color.RGBA{}) {
+				t.Errorf("%s/%v drew outside dst's bounds", name, size)
+			}
+		}
+	}
+}
+
+// TestBuiltin_oddSizes renders every scene on sizes it does not declare:
+// the controller checks sizes first, but a mistake must not crash the
+// daemon.
+func TestBuiltin_oddSizes(t *testing.T) {
+	r := scene.Builtin()
+	for _, name := range r.Names() {
+		s, _ := r.Lookup(name)
+		for _, size := range []scene.Size{{0, 0}, {1, 1}, {0, 8}, {8, 0}, {3, 2}, {16, 16}, {128, 32}, {8, 32}} {
+			for _, p := range paramsSet() {
+				s.Render(newFrame(size), p)
+			}
+		}
+	}
+}
+
+func TestFill_colour(t *testing.T) {
+	s, _ := scene.Builtin().Lookup(scene.Fill)
+	tests := []struct {
+		fill, want color.RGBA
+	}{
+		{color.RGBA{R: 255, G: 96, A: 255}, color.RGBA{R: 255, G: 96, A: 255}},
+		{color.RGBA{R: 1, G: 2, B: 3}, color.RGBA{R: 1, G: 2, B: 3, A: 255}},
+	}
+	for _, tt := range tests {
+		img := newFrame(awtrix)
+		s.Render(img, scene.Params{Fill: tt.fill})
+		for y := range awtrix.H {
+			for x := range awtrix.W {
+				if got := img.RGBAAt(x, y); got != tt.want {
+					t.Fatalf("fill %v: pixel (%d,%d) = %v, want %v", tt.fill, x, y, got, tt.want)
+				}
+			}
+		}
+	}
+}
+
+func TestWave_framesDiffer(t *testing.T) {
+	s, _ := scene.Builtin().Lookup(scene.Wave)
+	for _, size := range s.Sizes {
+		prev := newFrame(size)
+		s.Render(prev, scene.Params{Frame: 0})
+		for frame := 1; frame <= 40; frame++ {
+			cur := newFrame(size)
+			s.Render(cur, scene.Params{Frame: frame})
+			if bytes.Equal(cur.Pix, prev.Pix) {
+				t.Errorf("%v: frame %d equals frame %d", size, frame, frame-1)
+			}
+			prev = cur
+		}
+	}
+}
+
+func TestClock_changesWithTime(t *testing.T) {
+	s, _ := scene.Builtin().Lookup(scene.Clock)
+	now := goldenParams().Now
+	for _, size := range s.Sizes {
+		prev := newFrame(size)
+		s.Render(prev, scene.Params{Now: now})
+		for sec := 1; sec <= 3; sec++ {
+			cur := newFrame(size)
+			s.Render(cur, scene.Params{Now: now.Add(time.Duration(sec) * time.Second)})
+			if bytes.Equal(cur.Pix, prev.Pix) {
+				t.Errorf("%v: %ds later looks the same", size, sec)
+			}
+			prev = cur
+		}
+	}
+}
+
+func TestClock_location(t *testing.T) {
+	s, _ := scene.Builtin().Lookup(scene.Clock)
+	now := goldenParams().Now
+	utc, other := newFrame(pixoo64), newFrame(pixoo64)
+	s.Render(utc, scene.Params{Now: now})
+	s.Render(other, scene.Params{Now: now.In(time.FixedZone("UTC+5", 5*3600))})
+	if bytes.Equal(utc.Pix, other.Pix) {
+		t.Error("the clock ignores Now's location")
+	}
+}
+
+// BenchmarkRender renders every scene at every size into a reused frame, as
+// a device's render loop does.
+func BenchmarkRender(b *testing.B) {
+	r := scene.Builtin()
+	for _, name := range r.Names() {
+		s, _ := r.Lookup(name)
+		for _, size := range s.Sizes {
+			b.Run(name+"/"+size.String(), func(b *testing.B) {
+				dst := newFrame(size)
+				p := goldenParams()
+				b.ReportAllocs()
+				for b.Loop() {
+					p.Frame++
+					p.Now = p.Now.Add(time.Second)
+					s.Render(dst, p)
+				}
+			})
+		}
+	}
+}
