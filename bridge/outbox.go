@@ -1,0 +1,170 @@
+package bridge
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// message is one MQTT publish.
+type message struct {
+	topic   string
+	payload []byte
+	retain  bool
+}
+
+// Limits of the outbox.
+const (
+	// maxQueuedEvents bounds the non-retained messages waiting; beyond it
+	// new ones are dropped and counted (retained topics are coalesced, so
+	// they need no bound beyond the number of topics).
+	maxQueuedEvents = 1024
+	// maxInFlight bounds the QoS 1 publishes not yet acknowledged, so a
+	// republish of many devices paces itself instead of flooding the
+	// broker's queues.
+	maxInFlight = 64
+	// ackTimeout bounds the wait for one acknowledgement.
+	ackTimeout = 10 * time.Second
+)
+
+// outbox queues messages for the single publishing goroutine. A retained
+// topic that is queued again before it went out is replaced in place: only
+// its latest payload matters. It is safe for concurrent use and never
+// blocks the caller.
+type outbox struct {
+	mu      sync.Mutex
+	queue   []message
+	index   map[string]int // retained topic -> position in queue
+	events  int            // non-retained messages in queue
+	dropped int            // non-retained messages dropped since the last report
+	wake    chan struct{}  // capacity 1
+}
+
+func newOutbox() *outbox {
+	return &outbox{index: make(map[string]int), wake: make(chan struct{}, 1)}
+}
+
+// put queues m and reports false if it had to be dropped.
+func (o *outbox) put(m message) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if m.retain {
+		if i, ok := o.index[m.topic]; ok {
+			o.queue[i] = m
+			return true
+		}
+		o.index[m.topic] = len(o.queue)
+	} else {
+		if o.events >= maxQueuedEvents {
+			o.dropped++
+			return false
+		}
+		o.events++
+	}
+	o.queue = append(o.queue, m)
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take removes and returns everything queued, and how many non-retained
+// messages were dropped since the last call.
+func (o *outbox) take() ([]message, int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	q, d := o.queue, o.dropped
+	o.queue, o.events, o.dropped = nil, 0, 0
+	clear(o.index)
+	return q, d
+}
+
+// publisher sends the outbox's messages with one client, keeping at most
+// maxInFlight unacknowledged. Only its own goroutine uses it.
+type publisher struct {
+	client   mqtt.Client
+	box      *outbox
+	inFlight []sent
+	onError  func(topic string, err error) // a publish failed
+	onDrop   func(n int)                   // n events were dropped
+}
+
+// sent is a publish waiting for its acknowledgement.
+type sent struct {
+	topic string
+	token mqtt.Token
+}
+
+// run publishes until ctx is done.
+func (p *publisher) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.box.wake:
+			p.sendQueued(ctx)
+		}
+	}
+}
+
+// sendQueued publishes everything queued now.
+func (p *publisher) sendQueued(ctx context.Context) {
+	q, dropped := p.box.take()
+	if dropped > 0 && p.onDrop != nil {
+		p.onDrop(dropped)
+	}
+	for _, m := range q {
+		p.send(ctx, m)
+	}
+}
+
+func (p *publisher) send(ctx context.Context, m message) {
+	p.reap()
+	for len(p.inFlight) >= maxInFlight {
+		p.await(ctx, p.inFlight[0])
+		p.inFlight = p.inFlight[1:]
+	}
+	p.inFlight = append(p.inFlight, sent{m.topic, p.client.Publish(m.topic, 1, m.retain, m.payload)})
+}
+
+// reap drops the acknowledged publishes from the front of the window.
+func (p *publisher) reap() {
+	for len(p.inFlight) > 0 {
+		select {
+		case <-p.inFlight[0].token.Done():
+			p.check(p.inFlight[0])
+			p.inFlight = p.inFlight[1:]
+			continue
+		default:
+		}
+		return
+	}
+}
+
+// drain waits for every publish in flight, up to ctx.
+func (p *publisher) drain(ctx context.Context) {
+	for _, s := range p.inFlight {
+		p.await(ctx, s)
+	}
+	p.inFlight = nil
+}
+
+func (p *publisher) await(ctx context.Context, s sent) {
+	timer := time.NewTimer(ackTimeout)
+	defer timer.Stop()
+	select {
+	case <-s.token.Done():
+		p.check(s)
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+}
+
+func (p *publisher) check(s sent) {
+	if err := s.token.Error(); err != nil && p.onError != nil {
+		p.onError(s.topic, err)
+	}
+}

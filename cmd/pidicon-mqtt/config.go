@@ -1,0 +1,364 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"image/color"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+
+	"github.com/pidicon/pidicon-mqtt/device/scene"
+	"github.com/pidicon/pidicon-mqtt/state"
+)
+
+// Config is the daemon's configuration: CONTRACT §5. It is filled by viper
+// (file, then PIDICON_* environment) and checked by Validate; nothing else
+// sees viper.
+type Config struct {
+	MQTT          MQTTConfig          `mapstructure:"mqtt"`
+	Broker        BrokerConfig        `mapstructure:"broker"`
+	HomeAssistant HomeAssistantConfig `mapstructure:"homeassistant"`
+	State         StateConfig         `mapstructure:"state"`
+	Log           LogConfig           `mapstructure:"log"`
+	Devices       []DeviceConfig      `mapstructure:"devices"`
+}
+
+// MQTTConfig is the daemon's MQTT connection.
+type MQTTConfig struct {
+	URL       string `mapstructure:"url"`
+	BaseTopic string `mapstructure:"base_topic"`
+	ClientID  string `mapstructure:"client_id"`
+	Username  string `mapstructure:"username"`
+	Password  string `mapstructure:"password"`
+}
+
+// BrokerConfig is the embedded broker, used when mqtt.url is empty.
+type BrokerConfig struct {
+	Listen         string `mapstructure:"listen"`
+	AllowAnonymous bool   `mapstructure:"allow_anonymous"`
+}
+
+// HomeAssistantConfig is MQTT discovery for Home Assistant.
+type HomeAssistantConfig struct {
+	Enabled         bool   `mapstructure:"enabled"`
+	DiscoveryPrefix string `mapstructure:"discovery_prefix"`
+}
+
+// StateConfig is the state file.
+type StateConfig struct {
+	Path        string        `mapstructure:"path"`
+	Debounce    time.Duration `mapstructure:"debounce"`
+	MaxDelay    time.Duration `mapstructure:"max_delay"`
+	RestoreWait time.Duration `mapstructure:"restore_wait"`
+	Persist     bool          `mapstructure:"persist"`
+}
+
+// LogConfig is the daemon's own logging.
+type LogConfig struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// DeviceConfig is one display and the state it starts with when nothing is
+// restored.
+type DeviceConfig struct {
+	ID           string `mapstructure:"id"`
+	Name         string `mapstructure:"name"`
+	Type         string `mapstructure:"type"`
+	Host         string `mapstructure:"host"`
+	StartupScene string `mapstructure:"startup_scene"`
+	PlayState    string `mapstructure:"play_state"`
+	Brightness   *int   `mapstructure:"brightness"`
+	DisplayOn    *bool  `mapstructure:"display_on"`
+	LoggingLevel string `mapstructure:"logging_level"`
+	// FillColor is the fill scene's colour, "#rrggbb".
+	FillColor string `mapstructure:"fill_color"`
+}
+
+// Device types.
+const (
+	typePixoo64 = "pixoo64"
+	typeSim     = "sim"
+)
+
+func deviceTypes() []string { return []string{typePixoo64, typeSim} }
+
+// defaults are CONTRACT §5's defaults, as viper keys.
+func setDefaults(v *viper.Viper) {
+	v.SetDefault("mqtt.url", "")
+	v.SetDefault("mqtt.base_topic", "pidicon")
+	v.SetDefault("mqtt.client_id", "")
+	v.SetDefault("mqtt.username", "")
+	v.SetDefault("mqtt.password", "")
+	v.SetDefault("broker.listen", "127.0.0.1:1883")
+	v.SetDefault("broker.allow_anonymous", false)
+	v.SetDefault("homeassistant.enabled", true)
+	v.SetDefault("homeassistant.discovery_prefix", "homeassistant")
+	v.SetDefault("state.path", "")
+	v.SetDefault("state.debounce", "10s")
+	v.SetDefault("state.max_delay", "60s")
+	v.SetDefault("state.restore_wait", "1s")
+	v.SetDefault("state.persist", true)
+	v.SetDefault("log.level", "info")
+	v.SetDefault("log.format", "text")
+}
+
+// defaultDevices is the device list when the config has none: one
+// simulated Pixoo 64.
+func defaultDevices() []DeviceConfig {
+	return []DeviceConfig{{ID: "demo", Name: "Demo", Type: typeSim}}
+}
+
+// loadConfig reads the config file (if any) and the environment.
+func loadConfig(path string, getenv func(string) string) (Config, error) {
+	v := viper.New()
+	setDefaults(v)
+	v.SetEnvPrefix("PIDICON")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	if path != "" {
+		v.SetConfigFile(path)
+		if err := v.ReadInConfig(); err != nil {
+			return Config{}, fmt.Errorf("read config %s: %w", path, err)
+		}
+	}
+	var cfg Config
+	if err := v.UnmarshalExact(&cfg); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", displayPath(path), err)
+	}
+	if len(cfg.Devices) == 0 && !v.IsSet("devices") {
+		cfg.Devices = defaultDevices()
+	}
+	cfg.fillDefaults(getenv)
+	return cfg, nil
+}
+
+func displayPath(path string) string {
+	if path == "" {
+		return "(defaults and environment)"
+	}
+	return path
+}
+
+// fillDefaults sets the values whose defaults depend on other values.
+func (c *Config) fillDefaults(getenv func(string) string) {
+	if c.MQTT.ClientID == "" {
+		c.MQTT.ClientID = "pidicon-mqtt-" + c.MQTT.BaseTopic
+	}
+	if c.State.Path == "" {
+		c.State.Path = defaultStatePath(getenv)
+	}
+	for i := range c.Devices {
+		d := &c.Devices[i]
+		if d.Name == "" {
+			d.Name = d.ID
+		}
+		if d.StartupScene == "" {
+			d.StartupScene = scene.Startup
+		}
+		if d.PlayState == "" {
+			d.PlayState = string(state.Playing)
+		}
+		if d.Brightness == nil {
+			b := 75
+			d.Brightness = &b
+		}
+		if d.DisplayOn == nil {
+			on := true
+			d.DisplayOn = &on
+		}
+		if d.LoggingLevel == "" {
+			d.LoggingLevel = string(state.LevelWarning)
+		}
+		if d.FillColor == "" {
+			d.FillColor = "#ff6000"
+		}
+	}
+}
+
+// stateFileName is the state file's name in its folder.
+const stateFileName = "runtime-state.json"
+
+// defaultStatePath is PIDICON_STATE_DIR's file, else /data's where /data is
+// writable (the container volume), else the user's state directory.
+func defaultStatePath(getenv func(string) string) string {
+	if dir := getenv("PIDICON_STATE_DIR"); dir != "" {
+		return filepath.Join(dir, stateFileName)
+	}
+	if writableDir("/data") {
+		return filepath.Join("/data", stateFileName)
+	}
+	dir := getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return stateFileName
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(dir, "pidicon-mqtt", stateFileName)
+}
+
+func writableDir(dir string) bool {
+	f, err := os.CreateTemp(dir, ".pidicon-write-test-*")
+	if err != nil {
+		return false
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return true
+}
+
+// idPattern is CONTRACT §2's device id syntax.
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// Validate checks the whole config and returns every problem it finds.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if c.MQTT.URL != "" {
+		u, err := url.Parse(c.MQTT.URL)
+		switch {
+		case err != nil:
+			bad("mqtt.url %q: %v", c.MQTT.URL, err)
+		case !slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"}, u.Scheme):
+			bad("mqtt.url %q: scheme must be tcp://, ssl://, tls://, ws:// or wss://", c.MQTT.URL)
+		case u.Host == "":
+			bad("mqtt.url %q: no host", c.MQTT.URL)
+		}
+	}
+	if b := c.MQTT.BaseTopic; b == "" || strings.ContainsAny(b, "+#") || strings.HasPrefix(b, "/") ||
+		strings.HasSuffix(b, "/") || strings.HasPrefix(b, "$") {
+		bad("mqtt.base_topic %q: must be a non-empty topic without +, #, a leading $ or surrounding /", b)
+	}
+	if c.MQTT.URL == "" {
+		host, _, err := net.SplitHostPort(c.Broker.Listen)
+		if err != nil {
+			bad("broker.listen %q: want host:port (%v)", c.Broker.Listen, err)
+		} else if !isLoopback(host) && !c.Broker.AllowAnonymous {
+			bad("broker.listen %q is reachable from other machines and the embedded broker has no users: "+
+				"listen on 127.0.0.1, or set broker.allow_anonymous: true if anyone on the network may control the displays", c.Broker.Listen)
+		}
+	}
+	if c.State.Debounce < 0 || c.State.MaxDelay <= 0 || c.State.RestoreWait < 0 {
+		bad("state.debounce, state.max_delay and state.restore_wait must be positive durations")
+	}
+	if c.State.MaxDelay < c.State.Debounce {
+		bad("state.max_delay (%s) must not be smaller than state.debounce (%s)", c.State.MaxDelay, c.State.Debounce)
+	}
+	if _, err := parseLogLevel(c.Log.Level); err != nil {
+		bad("log.level: %v", err)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format %q: must be text or json", c.Log.Format)
+	}
+	errs = append(errs, c.validateDevices()...)
+	return errors.Join(errs...)
+}
+
+func (c Config) validateDevices() []error {
+	var errs []error
+	scenes := scene.Builtin()
+	ids := make(map[string]int)
+	hosts := make(map[string]int)
+	for i, d := range c.Devices {
+		bad := func(format string, args ...any) {
+			errs = append(errs, fmt.Errorf("devices[%d] (id %q): %s", i, d.ID, fmt.Sprintf(format, args...)))
+		}
+		if !idPattern.MatchString(d.ID) {
+			bad("id %q is not valid: use 1 to 64 lower-case letters, digits, _ and -, starting with a letter or digit", d.ID)
+		}
+		if d.ID == "bridge" {
+			bad("id %q is reserved for the bridge's own topics", d.ID)
+		}
+		if j, dup := ids[d.ID]; dup {
+			bad("id %q is also used by devices[%d]", d.ID, j)
+		}
+		ids[d.ID] = i
+		size, known := deviceSize(d.Type)
+		if !known {
+			bad("type %q is not one of %s", d.Type, strings.Join(deviceTypes(), ", "))
+		}
+		switch {
+		case d.Type == typeSim && d.Host != "":
+			bad("a sim device runs inside the daemon and takes no host")
+		case d.Type != typeSim && known && d.Host == "":
+			bad("type %s needs a host (ip or ip:port)", d.Type)
+		}
+		if d.Host != "" {
+			if j, dup := hosts[d.Host]; dup {
+				bad("host %q is also used by devices[%d]", d.Host, j)
+			}
+			hosts[d.Host] = i
+		}
+		if known {
+			if err := scenes.Check(d.StartupScene, size); err != nil {
+				bad("startup_scene: %v", err)
+			}
+		}
+		if _, err := state.ParsePlayState(d.PlayState); err != nil {
+			bad("play_state: %v", err)
+		}
+		if _, err := state.ParseLogLevel(d.LoggingLevel); err != nil {
+			bad("logging_level: %v", err)
+		}
+		if d.Brightness != nil && (*d.Brightness < 0 || *d.Brightness > 100) {
+			bad("brightness %d: must be from 0 to 100", *d.Brightness)
+		}
+		if _, err := parseColor(d.FillColor); err != nil {
+			bad("fill_color: %v", err)
+		}
+	}
+	return errs
+}
+
+// deviceSize is the display size of a device type.
+func deviceSize(typ string) (scene.Size, bool) {
+	switch typ {
+	case typePixoo64, typeSim:
+		return scene.Size{W: 64, H: 64}, true
+	}
+	return scene.Size{}, false
+}
+
+// defaults is the device's configured start state.
+func (d DeviceConfig) defaults() state.State {
+	ps, _ := state.ParsePlayState(d.PlayState)
+	ll, _ := state.ParseLogLevel(d.LoggingLevel)
+	return state.State{
+		ActiveScene:  d.StartupScene,
+		PlayState:    ps,
+		Brightness:   *d.Brightness,
+		DisplayOn:    *d.DisplayOn,
+		LoggingLevel: ll,
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// parseColor reads "#rrggbb".
+func parseColor(s string) (color.RGBA, error) {
+	var r, g, b uint8
+	if len(s) != 7 || s[0] != '#' {
+		return color.RGBA{}, fmt.Errorf("%q: want #rrggbb", s)
+	}
+	if _, err := fmt.Sscanf(s[1:], "%02x%02x%02x", &r, &g, &b); err != nil {
+		return color.RGBA{}, fmt.Errorf("%q: want #rrggbb", s)
+	}
+	return color.RGBA{R: r, G: g, B: b, A: 255}, nil
+}

@@ -1,0 +1,93 @@
+// Command pidicon-mqtt is a daemon that turns pixel displays (Divoom Pixoo
+// 64, simulated displays) into MQTT devices: each display's state is
+// published retained, set topics drive the hardware, and a local JSON file
+// restores the state after a restart.
+//
+// Usage:
+//
+//	pidicon-mqtt [--config FILE]               run the daemon
+//	pidicon-mqtt check-config [--config FILE]  check and print the configuration
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version string
+
+func main() {
+	os.Exit(exitCode(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.Getenv)))
+}
+
+// errUsage is a command-line mistake; the message was already printed.
+var errUsage = errors.New("usage")
+
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	fmt.Fprintln(os.Stderr, "pidicon-mqtt:", err)
+	return 1
+}
+
+// run parses the command line and runs the chosen command.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cmd := "run"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("pidicon-mqtt "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (YAML); without one, the defaults and PIDICON_* variables apply")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	switch cmd {
+	case "run":
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		go func() {
+			// After the first signal a second one kills at once.
+			<-ctx.Done()
+			stop()
+		}()
+		return runDaemon(ctx, *configPath, stderr, getenv)
+	case "check-config":
+		return checkConfig(*configPath, stdout, getenv)
+	case "version":
+		fmt.Fprintln(stdout, buildVersion())
+		return nil
+	}
+	fmt.Fprintf(stderr, "unknown command %q (commands: run, check-config, version)\n", cmd)
+	return errUsage
+}
+
+// buildVersion is the version set at build time, or the module's.
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
