@@ -35,7 +35,7 @@ type topics struct {
 }
 
 func (t topics) device(id, suffix string) string { return t.base + "/" + id + "/" + suffix }
-func (t topics) bridge(suffix string) string    { return t.base + "/" + suffix }
+func (t topics) bridge(suffix string) string     { return t.base + "/" + suffix }
 
 // Subscription filters for commands.
 func (t topics) commandFilters() []string {
