@@ -296,15 +296,14 @@ func (b *Bridge) restoreFromBroker(ctx context.Context) {
 	filter := b.topics.base + "/+/" + topicState
 	syncTopic := b.topics.bridge(bridgeSync)
 	b.restoring.Store(true)
-	tok := b.client.SubscribeMultiple(map[string]byte{filter: 1, syncTopic: 0}, nil)
 	synced := false
-	select {
-	case <-tok.Done():
-		if tok.Error() == nil {
-			b.client.Publish(syncTopic, 0, false, b.opts.ClientID)
-		}
-	case <-deadline.C:
-	case <-ctx.Done():
+	subCtx, cancel := context.WithTimeout(ctx, b.opts.RestoreWait)
+	err := subscribe(subCtx, b.client, map[string]byte{filter: 1, syncTopic: 0}, b.opts.RestoreWait)
+	cancel()
+	if err != nil {
+		b.log.Warn("cannot read the broker's retained state; going on with the file's", "error", err)
+	} else {
+		b.client.Publish(syncTopic, 0, false, b.opts.ClientID)
 	}
 	got := make(map[string]mqtt.Message)
 wait:
@@ -387,15 +386,8 @@ func (b *Bridge) subscribeCommands(ctx context.Context) {
 	for _, f := range b.topics.commandFilters() {
 		filters[f] = 1
 	}
-	tok := b.client.SubscribeMultiple(filters, nil)
-	select {
-	case <-tok.Done():
-		if err := tok.Error(); err != nil {
-			b.log.Error("cannot subscribe to command topics", "error", err)
-		}
-	case <-time.After(10 * time.Second):
-		b.log.Error("no answer to the command subscription; commands may not arrive until the next reconnect")
-	case <-ctx.Done():
+	if err := subscribe(ctx, b.client, filters, 10*time.Second); err != nil && ctx.Err() == nil {
+		b.log.Error("cannot subscribe to command topics; commands will not arrive until the next reconnect", "error", err)
 	}
 }
 

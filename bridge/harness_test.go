@@ -1,0 +1,150 @@
+package bridge_test
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pidicon/pidicon-mqtt/bridge"
+	"github.com/pidicon/pidicon-mqtt/device"
+	"github.com/pidicon/pidicon-mqtt/device/pixoo64"
+	"github.com/pidicon/pidicon-mqtt/device/scene"
+	"github.com/pidicon/pidicon-mqtt/device/sim"
+	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
+	"github.com/pidicon/pidicon-mqtt/state"
+)
+
+const base = "pidicon"
+
+func topic(id, suffix string) string { return base + "/" + id + "/" + suffix }
+
+// defaults is the contract's default state of a device.
+func defaults() state.State {
+	return state.State{ActiveScene: "startup", PlayState: state.Playing, Brightness: 75, DisplayOn: true, LoggingLevel: state.LevelWarning}
+}
+
+// embedded starts the embedded broker on a free port; refused retained
+// commands go to report (set later, once the bridge exists).
+func embedded(t *testing.T, report *atomic.Pointer[bridge.Bridge]) *bridge.Broker {
+	t.Helper()
+	b, err := bridge.StartBroker(bridge.BrokerOptions{
+		Listen:    "127.0.0.1:0",
+		BaseTopic: base,
+		Logger:    slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})),
+		OnRefused: func(clientID, topic string, payload []byte) {
+			if br := report.Load(); br != nil {
+				br.ReportRefused(clientID, topic, payload)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// daemon is a bridge with simulated devices, run until the test ends.
+type daemon struct {
+	t       *testing.T
+	url     string
+	store   *state.Store
+	sims    map[string]*sim.Pixoo
+	bridge  *bridge.Bridge
+	flushes atomic.Int32
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+// setup tunes the bridge's options before it starts.
+type setup func(*bridge.Options)
+
+// startDaemon runs a bridge against url with sim devices ids (default
+// state), waits until its state is published, and stops it at the end.
+func startDaemon(t *testing.T, url string, ids []string, report *atomic.Pointer[bridge.Bridge], tune ...setup) *daemon {
+	t.Helper()
+	d := &daemon{t: t, url: url, store: state.NewStore(), sims: make(map[string]*sim.Pixoo), done: make(chan error, 1)}
+	logs := slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})
+	var devices []bridge.Device
+	for _, id := range ids {
+		p := sim.NewPixoo()
+		srv := sim.NewServer(p)
+		addr, err := srv.Start("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close(); srv.Close() })
+		drv, err := pixoo64.New(addr, pixoo64.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.sims[id] = p
+		devices = append(devices, bridge.Device{
+			ID: id, Name: id, Type: "sim", Defaults: defaults(),
+			Controller: device.NewController(device.Options{
+				ID: id, Name: id, Version: "test", Driver: drv, Scenes: scene.Builtin(), LogHandler: logs,
+				ProbeEvery: 200 * time.Millisecond,
+			}),
+		})
+	}
+	opts := bridge.Options{
+		URL:         url,
+		BaseTopic:   base,
+		ClientID:    "pidicon-test-" + t.Name(),
+		RestoreWait: time.Second,
+		Version:     "test",
+		Logger:      slog.New(logs),
+		Store:       d.store,
+		Devices:     devices,
+		Flush: func(context.Context) error {
+			d.flushes.Add(1)
+			return nil
+		},
+	}
+	for _, f := range tune {
+		f(&opts)
+	}
+	d.bridge = bridge.New(opts)
+	if report != nil {
+		report.Store(d.bridge)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	go func() { d.done <- d.bridge.Run(ctx) }()
+	t.Cleanup(d.stop)
+	waitOnline(t, url, ids)
+	return d
+}
+
+// waitOnline waits until bridge/state is online and every device's state
+// is retained.
+func waitOnline(t *testing.T, url string, ids []string) {
+	t.Helper()
+	w := mqtttest.Connect(t, url)
+	w.Subscribe(base + "/#")
+	w.WaitFor(10*time.Second, "bridge/state online", func(m mqtttest.Msg) bool {
+		return m.Topic == base+"/bridge/state" && m.Text() == "online"
+	})
+	for _, id := range ids {
+		w.WaitFor(10*time.Second, id+" state", func(m mqtttest.Msg) bool { return m.Topic == topic(id, "state") })
+	}
+}
+
+// stop shuts the bridge down and returns Run's error.
+func (d *daemon) stop() {
+	if d.cancel == nil {
+		return
+	}
+	d.cancel()
+	d.cancel = nil
+	select {
+	case err := <-d.done:
+		if err != nil {
+			d.t.Errorf("bridge.Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		d.t.Error("bridge did not stop within 10s")
+	}
+}
