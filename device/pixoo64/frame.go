@@ -1,0 +1,96 @@
+package pixoo64
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"image"
+	"strconv"
+)
+
+// frameBytes is the size of one frame as raw RGB888.
+const frameBytes = Width * Height * 3
+
+// The Draw/SendHttpGif body around the PicID and the PicData.
+const (
+	frameBodyHead = `{"Command":"` + cmdSendHttpGif + `","PicNum":1,"PicWidth":64,"PicOffset":0,"PicID":`
+	frameBodyMid  = `,"PicSpeed":1000,"PicData":"`
+	frameBodyTail = `"}`
+)
+
+// frameBodyCap is the length of the longest Draw/SendHttpGif body: the
+// PicData is (frameBytes+2)/3*4 characters of padded base64, the PicID at
+// most 20 digits.
+const frameBodyCap = len(frameBodyHead) + 20 + len(frameBodyMid) +
+	(frameBytes+2)/3*4 + len(frameBodyTail)
+
+// checkFrame returns an error unless frame is a well-formed 64x64 image.
+func checkFrame(frame *image.RGBA) error {
+	if frame == nil {
+		return errors.New("nil frame")
+	}
+	r := frame.Rect
+	if r.Dx() != Width || r.Dy() != Height {
+		return fmt.Errorf("frame is %dx%d, want %dx%d", r.Dx(), r.Dy(), Width, Height)
+	}
+	if frame.Stride < Width*4 || len(frame.Pix) < frame.PixOffset(r.Max.X-1, r.Max.Y-1)+4 {
+		return errors.New("frame pixel buffer too short")
+	}
+	return nil
+}
+
+// appendFrameBody appends the Draw/SendHttpGif body that shows frame (a
+// frame checkFrame accepts) with PicID id. PicData is the base64 of the
+// frame as RGB888, row-major: pixel (x, y) at byte (y*64+x)*3. It converts
+// through c.rgb, so it allocates nothing once dst is large enough.
+func (c *Client) appendFrameBody(dst []byte, id int, frame *image.RGBA) []byte {
+	rgb := c.rgb[:]
+	for y := range Height {
+		i := frame.PixOffset(frame.Rect.Min.X, frame.Rect.Min.Y+y)
+		row := frame.Pix[i : i+Width*4 : i+Width*4]
+		out := rgb[y*Width*3 : (y+1)*Width*3 : (y+1)*Width*3]
+		for x := range Width {
+			out[3*x] = row[4*x]
+			out[3*x+1] = row[4*x+1]
+			out[3*x+2] = row[4*x+2]
+		}
+	}
+	dst = append(dst, frameBodyHead...)
+	dst = strconv.AppendInt(dst, int64(id), 10)
+	dst = append(dst, frameBodyMid...)
+	dst = base64.StdEncoding.AppendEncode(dst, rgb)
+	return append(dst, frameBodyTail...)
+}
+
+// picIDs is the frame id rule, kept in one place. The device wants PicID to
+// increase from frame to frame, starting at 1 after a Draw/ResetHttpGifId,
+// and its firmware stops responding after a few hundred frames without a
+// reset. So the counter is reset before the first frame, then every `every`
+// frames (ids 1..every, then a reset and 1 again), and after any failure,
+// when the device's counter is unknown.
+type picIDs struct {
+	every int  // frames between two resets, >= 1
+	last  int  // the PicID of the last frame the device took
+	valid bool // whether last is known to match the device's counter
+}
+
+// next returns the PicID for the next frame and whether the device's
+// counter must be reset before that frame is sent.
+func (p *picIDs) next() (id int, reset bool) {
+	if !p.valid || p.last >= p.every {
+		return 1, true
+	}
+	return p.last + 1, false
+}
+
+// pushed records that the device took the frame with PicID id.
+func (p *picIDs) pushed(id int) {
+	p.last = id
+	p.valid = true
+}
+
+// invalidate forgets the device's counter: the next frame resets it.
+func (p *picIDs) invalidate() {
+	p.valid = false
+	p.last = 0
+}

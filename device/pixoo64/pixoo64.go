@@ -1,0 +1,281 @@
+// Package pixoo64 drives a Divoom Pixoo 64 over its local HTTP API: every
+// command is a JSON object POSTed to http://<host>/post, answered by a JSON
+// object whose error_code is 0 on success.
+//
+// The firmware is fragile: it answers unknown or malformed commands with a
+// plain string instead of JSON, stops responding when the frame id
+// (PicID) grows for a few hundred frames without a reset, and is slow. The
+// Client therefore bounds every request with a timeout, caps the reply size,
+// treats every reply that is not a clean error_code 0 as an error, and
+// resets the frame id counter on a fixed period and after any failure.
+package pixoo64
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pidicon/pidicon-mqtt/device"
+	"github.com/pidicon/pidicon-mqtt/device/scene"
+)
+
+// Geometry and limits of the Pixoo 64.
+const (
+	// Width and Height are the panel size in pixels.
+	Width, Height = 64, 64
+	// MaxFPS is the highest frame rate the device keeps up with.
+	MaxFPS = 5.0
+	// MaxReplyBytes caps a reply body; a longer reply is an error. The
+	// largest real reply (Channel/GetAllConf) is well under 1 KiB.
+	MaxReplyBytes = 64 << 10
+)
+
+// Defaults for Options.
+const (
+	// DefaultTimeout bounds one request when Options.Timeout is zero.
+	DefaultTimeout = 3 * time.Second
+	// DefaultResetEvery is the PicID reset period when Options.ResetEvery
+	// is zero.
+	DefaultResetEvery = 32
+)
+
+// Sentinels wrapped by the Client's errors, for errors.Is. Failures to get
+// an answer at all wrap the network error instead (syscall.ECONNREFUSED,
+// context.DeadlineExceeded for the per-request timeout, ...).
+var (
+	// ErrDevice is wrapped when the device answered but refused the
+	// command: a non-zero error_code or ReturnCode, the "Request data
+	// illegal json" string, or an HTTP status other than 200.
+	ErrDevice = errors.New("pixoo64: device reported an error")
+	// ErrBadReply is wrapped when the device answered something that is not
+	// a valid reply: not JSON, no error_code, missing fields, or longer
+	// than MaxReplyBytes.
+	ErrBadReply = errors.New("pixoo64: bad reply")
+)
+
+// Options tunes a Client. The zero value is ready to use.
+type Options struct {
+	// Timeout bounds each request, reply included; zero or less means
+	// DefaultTimeout.
+	Timeout time.Duration
+	// HTTPClient sends the requests; nil means a client of the Client's own
+	// that ignores proxy settings (the device is on the local network).
+	// Its own Timeout, if any, also applies.
+	HTTPClient *http.Client
+	// ResetEvery is how many frames are pushed between two
+	// Draw/ResetHttpGifId commands: 1 resets before every frame. Zero or
+	// less means DefaultResetEvery.
+	ResetEvery int
+}
+
+// Client drives one Pixoo 64. Like every device.Driver it is used from one
+// goroutine only (the device's Controller) and is not safe for concurrent
+// use; that lets it reuse its encoding buffers between frames.
+type Client struct {
+	url     string // http://host[:port]/post
+	hc      *http.Client
+	timeout time.Duration
+
+	// channelSet reports whether the custom drawing channel is known to be
+	// selected; it is cleared by any failed request and by Reset.
+	channelSet bool
+	ids        picIDs
+
+	rgb   [frameBytes]byte // one frame as RGB888, reused
+	body  []byte           // the Draw/SendHttpGif body, reused
+	reply []byte           // the last reply, reused
+}
+
+var _ device.Driver = (*Client)(nil)
+
+// New returns a Client for the device at host: "ip", "ip:port", a host
+// name, or a URL "http://ip:port" (port 80 when absent). It sends nothing.
+func New(host string, opts Options) (*Client, error) {
+	u, err := postURL(host)
+	if err != nil {
+		return nil, fmt.Errorf("pixoo64: host %q: %w", host, err)
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.ResetEvery <= 0 {
+		opts.ResetEvery = DefaultResetEvery
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		// One device, one caller at a time: one kept-alive connection,
+		// no proxy, no HTTP/2.
+		hc = &http.Client{Transport: &http.Transport{
+			DialContext:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: 1,
+			IdleConnTimeout:     30 * time.Second,
+		}}
+	}
+	return &Client{
+		url:     u,
+		hc:      hc,
+		timeout: opts.Timeout,
+		ids:     picIDs{every: opts.ResetEvery},
+		body:    make([]byte, 0, frameBodyCap),
+	}, nil
+}
+
+// postURL turns the configured host into the URL of the command endpoint.
+func postURL(host string) (string, error) {
+	host = strings.TrimSpace(host)
+	if host == "" {
+		return "", errors.New("empty host")
+	}
+	if !strings.Contains(host, "://") {
+		if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
+			host = "[" + host + "]" // a bare IPv6 address
+		}
+		host = "http://" + host
+	}
+	u, err := url.Parse(host)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case u.Scheme != "http":
+		return "", fmt.Errorf("scheme %q is not http", u.Scheme)
+	case u.Hostname() == "":
+		return "", errors.New("no host name")
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/"):
+		return "", errors.New("want only a host and port")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("bad port %q", p)
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return "", errors.New("empty port")
+	}
+	return "http://" + u.Host + "/post", nil
+}
+
+// URL is the endpoint every command is POSTed to.
+func (c *Client) URL() string { return c.url }
+
+// Size is the panel size, 64x64.
+func (c *Client) Size() scene.Size { return scene.Size{W: Width, H: Height} }
+
+// MaxFPS is the highest frame rate the device keeps up with, 5.
+func (c *Client) MaxFPS() float64 { return MaxFPS }
+
+// Close drops the idle connections to the device. The Client stays usable.
+func (c *Client) Close() { c.hc.CloseIdleConnections() }
+
+// Reset forgets what the Client knows about the device, so the next
+// PushFrame selects the drawing channel and resets the frame id counter
+// again. Any failed request does the same by itself; call Reset when the
+// device may have restarted or been switched to another channel without an
+// error being seen.
+func (c *Client) Reset() {
+	c.channelSet = false
+	c.ids.invalidate()
+}
+
+// SetBrightness sets the panel brightness, 0..100; other values are an
+// error and send nothing. 0 is sent as 0, not raised to 1: the panel may
+// look off at 0, but that is what was asked for, and turning the screen off
+// is SetDisplay's job, so the brightness the device reports back always
+// equals the brightness set.
+func (c *Client) SetBrightness(ctx context.Context, percent int) error {
+	if percent < 0 || percent > 100 {
+		return fmt.Errorf("pixoo64: %s: brightness %d out of range 0..100", cmdSetBrightness, percent)
+	}
+	return c.command(ctx, cmdSetBrightness, struct {
+		Command    string
+		Brightness int
+	}{cmdSetBrightness, percent}, nil)
+}
+
+// SetDisplay switches the screen on or off (Channel/OnOffScreen).
+func (c *Client) SetDisplay(ctx context.Context, on bool) error {
+	v := 0
+	if on {
+		v = 1
+	}
+	return c.command(ctx, cmdOnOffScreen, struct {
+		Command string
+		OnOff   int
+	}{cmdOnOffScreen, v}, nil)
+}
+
+// Probe asks for the device's settings (Channel/GetAllConf) and returns nil
+// if it answers with error_code 0.
+func (c *Client) Probe(ctx context.Context) error {
+	return c.command(ctx, cmdGetAllConf, struct{ Command string }{cmdGetAllConf}, nil)
+}
+
+// Conf is the part of the device's settings the daemon reads back.
+type Conf struct {
+	// Brightness is the panel brightness, 0..100.
+	Brightness int
+	// ScreenOn is the LightSwitch setting: whether the screen is on.
+	ScreenOn bool
+}
+
+// Conf reads the device's settings (Channel/GetAllConf), for instance to
+// learn the brightness and screen state after a restart. A reply without
+// Brightness or LightSwitch is an error wrapping ErrBadReply.
+func (c *Client) Conf(ctx context.Context) (Conf, error) {
+	var r struct {
+		Brightness  *int
+		LightSwitch *int
+	}
+	if err := c.command(ctx, cmdGetAllConf, struct{ Command string }{cmdGetAllConf}, &r); err != nil {
+		return Conf{}, err
+	}
+	if r.Brightness == nil || r.LightSwitch == nil {
+		c.Reset()
+		return Conf{}, &replyError{
+			msg:  fmt.Sprintf("pixoo64: %s: reply lacks Brightness or LightSwitch", cmdGetAllConf),
+			kind: ErrBadReply,
+		}
+	}
+	return Conf{Brightness: *r.Brightness, ScreenOn: *r.LightSwitch != 0}, nil
+}
+
+// PushFrame shows frame, which must be 64x64; its alpha channel is ignored
+// (image.RGBA is premultiplied, so that is the frame over black).
+//
+// The first push, and the first one after any failed request or a Reset,
+// selects the custom drawing channel (Channel/SetIndex 3). Frame ids
+// (PicID) run 1, 2, ... up to Options.ResetEvery, each run preceded by a
+// Draw/ResetHttpGifId; a failure also starts a new run.
+func (c *Client) PushFrame(ctx context.Context, frame *image.RGBA) error {
+	if err := checkFrame(frame); err != nil {
+		return fmt.Errorf("pixoo64: %s: %w", cmdSendHttpGif, err)
+	}
+	if !c.channelSet {
+		err := c.command(ctx, cmdSetIndex, struct {
+			Command     string
+			SelectIndex int
+		}{cmdSetIndex, drawingChannel}, nil)
+		if err != nil {
+			return err
+		}
+		c.channelSet = true
+	}
+	id, reset := c.ids.next()
+	if reset {
+		if err := c.command(ctx, cmdResetHttpGifID, struct{ Command string }{cmdResetHttpGifID}, nil); err != nil {
+			return err
+		}
+	}
+	c.body = c.appendFrameBody(c.body[:0], id, frame)
+	if err := c.post(ctx, cmdSendHttpGif, c.body, nil); err != nil {
+		return err
+	}
+	c.ids.pushed(id)
+	return nil
+}

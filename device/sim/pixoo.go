@@ -1,0 +1,513 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/png"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Pixoo 64 geometry and limits of the simulator.
+const (
+	pixooSize       = 64
+	pixooFrameBytes = pixooSize * pixooSize * 3
+	// maxPixooBody caps a request body; a frame body is about 16.5 KiB.
+	maxPixooBody = 1 << 20
+	// maxPixooRequests is how many requests Requests keeps.
+	maxPixooRequests = 1000
+)
+
+// pixooIllegalJSON is the firmware's plain-text answer to an unknown
+// command or a body it cannot parse.
+const pixooIllegalJSON = "Request data illegal json"
+
+// Fault makes a simulator fail the way real devices do. It applies to the
+// device's API requests (POST /post for the Pixoo), not to the pages for
+// humans. A device that is off (connection refused) is Server.Down.
+type Fault int
+
+// The faults a simulator can inject.
+const (
+	// FaultNone answers normally.
+	FaultNone Fault = iota
+	// FaultHTTP500 answers HTTP 500 Internal Server Error.
+	FaultHTTP500
+	// FaultIllegalJSON answers HTTP 200 with the plain string body
+	// "Request data illegal json".
+	FaultIllegalJSON
+	// FaultErrorCode answers {"error_code":1}.
+	FaultErrorCode
+	// FaultMalformed answers a truncated JSON object.
+	FaultMalformed
+	// FaultHang answers nothing: the request blocks until the client gives
+	// up, the server goes down, or the simulator is closed.
+	FaultHang
+)
+
+// String names the fault, as /state shows it.
+func (f Fault) String() string {
+	switch f {
+	case FaultNone:
+		return "none"
+	case FaultHTTP500:
+		return "http500"
+	case FaultIllegalJSON:
+		return "illegal-json"
+	case FaultErrorCode:
+		return "error-code"
+	case FaultMalformed:
+		return "malformed"
+	case FaultHang:
+		return "hang"
+	}
+	return fmt.Sprintf("Fault(%d)", int(f))
+}
+
+// Request is one API request a simulator got, as Requests returns it.
+type Request struct {
+	// Command is the request's Command field ("" if the body was not a
+	// JSON object with a string Command).
+	Command string
+	// Body is the decoded body, numbers as json.Number; PicData is replaced
+	// by a short summary such as "<16384 base64 chars>". Nil if the body was
+	// not a JSON object. Callers must not modify it.
+	Body map[string]any
+	// Fault is the fault injected in the answer, FaultNone if none.
+	Fault Fault
+	// Reply is the answer's body ("" for FaultHang and FaultHTTP500).
+	Reply string
+}
+
+// Pixoo simulates a Divoom Pixoo 64 and its HTTP API: its brightness (starting at 100), screen switch, channel, frame id counter and
+// last frame. It is an http.Handler serving:
+//
+//   - POST /post: the device API, with the commands Channel/SetBrightness,
+//     Channel/OnOffScreen, Channel/GetAllConf, Channel/SetIndex,
+//     Channel/GetIndex, Draw/ResetHttpGifId, Draw/GetHttpGifId,
+//     Draw/SendHttpGif and Device/TimeAndReset. An unknown command, or a
+//     body that is not a JSON object with a Command, gets the firmware's
+//     plain "Request data illegal json". A known command with a missing or
+//     invalid argument gets {"error_code":1}: the simulator is stricter
+//     than the firmware, to catch driver bugs. Draw/SendHttpGif takes only
+//     single frames (PicNum 1, PicWidth 64, PicOffset 0), a PicID larger
+//     than the last one, and PicData that is valid base64 of 12,288 bytes.
+//   - GET /frame.png: the last frame (black before the first).
+//   - GET /state: the state as JSON, for humans and tests.
+//   - GET /: a page that shows both.
+//
+// It is safe for concurrent use.
+type Pixoo struct {
+	mux *http.ServeMux
+
+	closeOnce sync.Once
+	closed    chan struct{} // closed by Close: releases hanging requests
+
+	mu         sync.Mutex
+	brightness int
+	screenOn   bool
+	channel    int
+	picID      int
+	frame      *image.RGBA // the last frame, nil before the first
+	pushes     int
+	requests   []Request // the last maxPixooRequests requests
+	total      int       // API requests ever received
+	fault      Fault
+	latency    time.Duration
+	changed    chan struct{} // closed and replaced after each request
+}
+
+// NewPixoo returns a simulated Pixoo 64 as it is after power-on: brightness
+// 100, screen on, channel 0, frame id counter 0, no frame.
+func NewPixoo() *Pixoo {
+	p := &Pixoo{
+		mux:        http.NewServeMux(),
+		closed:     make(chan struct{}),
+		brightness: 100,
+		screenOn:   true,
+		changed:    make(chan struct{}),
+	}
+	p.mux.HandleFunc("POST /post", p.servePost)
+	p.mux.HandleFunc("GET /frame.png", p.serveFrame)
+	p.mux.HandleFunc("GET /state", p.serveState)
+	p.mux.HandleFunc("GET /{$}", p.serveIndex)
+	return p
+}
+
+// ServeHTTP serves the device API and the pages for humans.
+func (p *Pixoo) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.mux.ServeHTTP(w, r) }
+
+// Close releases the requests held by FaultHang or SetLatency, dropping
+// their connections unanswered; later such requests are dropped at once.
+// Server releases them by itself when it goes down; call Close when the
+// simulator is served by something else, such as an httptest.Server, whose
+// Close waits for running handlers.
+func (p *Pixoo) Close() { p.closeOnce.Do(func() { close(p.closed) }) }
+
+// SetFault makes the following API requests fail as f says.
+func (p *Pixoo) SetFault(f Fault) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fault = f
+}
+
+// SetLatency delays every following API answer by d, like a slow device.
+func (p *Pixoo) SetLatency(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.latency = d
+}
+
+// Brightness is the brightness last set, 0..100.
+func (p *Pixoo) Brightness() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.brightness
+}
+
+// ScreenOn reports whether the screen is switched on.
+func (p *Pixoo) ScreenOn() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.screenOn
+}
+
+// Channel is the channel selected (3 is the custom drawing channel).
+func (p *Pixoo) Channel() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.channel
+}
+
+// PicID is the device's frame id counter: the PicID of the last frame
+// since the last reset, 0 after a reset.
+func (p *Pixoo) PicID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.picID
+}
+
+// Pushes is the number of frames taken (Draw/SendHttpGif answered with
+// error_code 0).
+func (p *Pixoo) Pushes() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pushes
+}
+
+// Frame returns a copy of the last frame taken, 64x64; all black before
+// the first (see Pushes).
+func (p *Pixoo) Frame() *image.RGBA {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.frameLocked()
+}
+
+func (p *Pixoo) frameLocked() *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, pixooSize, pixooSize))
+	if p.frame != nil {
+		copy(img.Pix, p.frame.Pix)
+		return img
+	}
+	for i := 3; i < len(img.Pix); i += 4 {
+		img.Pix[i] = 0xff
+	}
+	return img
+}
+
+// Requests returns the last API requests (at most 1000), oldest first.
+func (p *Pixoo) Requests() []Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.requests)
+}
+
+// Changed returns a channel that is closed once the next API request has
+// been applied and recorded (its answer may still be on its way), so a
+// test can wait for a condition without polling: take the channel, check
+// the condition, then wait on the channel and start over.
+func (p *Pixoo) Changed() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.changed
+}
+
+// PixooState is the simulator's state as GET /state shows it.
+type PixooState struct {
+	Brightness int    `json:"brightness"` // 0..100
+	ScreenOn   bool   `json:"screenOn"`   // the LightSwitch setting
+	Channel    int    `json:"channel"`    // SelectIndex; 3 draws frames
+	PicID      int    `json:"picId"`      // the frame id counter
+	Pushes     int    `json:"pushes"`     // frames taken
+	Requests   int    `json:"requests"`   // API requests ever received
+	Fault      string `json:"fault"`      // the injected fault, "none"
+	LatencyMS  int64  `json:"latencyMs"`  // the injected latency
+}
+
+// State returns a snapshot of the simulator's state.
+func (p *Pixoo) State() PixooState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return PixooState{
+		Brightness: p.brightness,
+		ScreenOn:   p.screenOn,
+		Channel:    p.channel,
+		PicID:      p.picID,
+		Pushes:     p.pushes,
+		Requests:   p.total,
+		Fault:      p.fault.String(),
+		LatencyMS:  p.latency.Milliseconds(),
+	}
+}
+
+// servePost answers one API request.
+func (p *Pixoo) servePost(w http.ResponseWriter, r *http.Request) {
+	raw, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPixooBody))
+
+	p.mu.Lock()
+	latency := p.latency
+	p.mu.Unlock()
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return
+		case <-p.closed:
+			dropConn(w)
+			return
+		}
+	}
+
+	var body map[string]any
+	if readErr == nil {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if dec.Decode(&body) != nil {
+			body = nil
+		} else if _, err := dec.Token(); err != io.EOF {
+			body = nil // trailing data
+		}
+	}
+	cmd, _ := body["Command"].(string)
+
+	var reply []byte
+	status := http.StatusOK
+	p.mu.Lock()
+	fault := p.fault
+	switch fault {
+	case FaultHang:
+		// answered (not) below
+	case FaultHTTP500:
+		status = http.StatusInternalServerError
+	case FaultIllegalJSON:
+		reply = []byte(pixooIllegalJSON)
+	case FaultErrorCode:
+		reply = []byte(`{"error_code":1}`)
+	case FaultMalformed:
+		reply = []byte(`{"error_code":0,"Bright`)
+	default:
+		reply = p.applyLocked(cmd, body)
+	}
+	if pd, ok := body["PicData"].(string); ok {
+		body["PicData"] = fmt.Sprintf("<%d base64 chars>", len(pd))
+	}
+	p.recordLocked(Request{Command: cmd, Body: body, Fault: fault, Reply: string(reply)})
+	p.mu.Unlock()
+
+	switch {
+	case fault == FaultHang:
+		select {
+		case <-r.Context().Done():
+		case <-p.closed:
+			dropConn(w)
+		}
+	case status != http.StatusOK:
+		http.Error(w, http.StatusText(status), status)
+	case len(reply) > 0 && reply[0] == '{':
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(reply)
+	default:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write(reply)
+	}
+}
+
+// dropConn closes the request's connection without an answer, as a device
+// that stops responding does, where the server allows it (an in-process
+// http.ResponseWriter gets an empty answer instead).
+func dropConn(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err == nil {
+		_ = conn.Close()
+	}
+}
+
+// recordLocked keeps req among the last requests and announces it.
+func (p *Pixoo) recordLocked(req Request) {
+	if len(p.requests) == maxPixooRequests {
+		p.requests = append(p.requests[:0], p.requests[1:]...)
+	}
+	p.requests = append(p.requests, req)
+	p.total++
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// applyLocked carries out one command and returns the answer's body.
+func (p *Pixoo) applyLocked(cmd string, body map[string]any) []byte {
+	const ok = `{"error_code":0}`
+	const bad = `{"error_code":1}`
+	switch cmd {
+	case "Channel/SetBrightness":
+		v, valid := intArg(body, "Brightness")
+		if !valid || v < 0 || v > 100 {
+			return []byte(bad)
+		}
+		p.brightness = v
+		return []byte(ok)
+	case "Channel/OnOffScreen":
+		v, valid := intArg(body, "OnOff")
+		if !valid || (v != 0 && v != 1) {
+			return []byte(bad)
+		}
+		p.screenOn = v == 1
+		return []byte(ok)
+	case "Channel/GetAllConf":
+		return fmt.Appendf(nil, `{"error_code":0,"Brightness":%d,"LightSwitch":%d,"RotationFlag":0,"MirrorFlag":0}`,
+			p.brightness, boolInt(p.screenOn))
+	case "Channel/SetIndex":
+		v, valid := intArg(body, "SelectIndex")
+		if !valid || v < 0 || v > 3 {
+			return []byte(bad)
+		}
+		p.channel = v
+		return []byte(ok)
+	case "Channel/GetIndex":
+		return fmt.Appendf(nil, `{"error_code":0,"SelectIndex":%d}`, p.channel)
+	case "Draw/ResetHttpGifId":
+		p.picID = 0
+		return []byte(ok)
+	case "Draw/GetHttpGifId":
+		return fmt.Appendf(nil, `{"error_code":0,"PicId":%d}`, p.picID)
+	case "Draw/SendHttpGif":
+		if !p.takeFrameLocked(body) {
+			return []byte(bad)
+		}
+		return []byte(ok)
+	case "Device/TimeAndReset":
+		return []byte(`{"ReturnCode":0,"ReturnMessage":""}`)
+	}
+	return []byte(pixooIllegalJSON)
+}
+
+// takeFrameLocked checks a Draw/SendHttpGif body and, if it is valid, shows
+// its frame.
+func (p *Pixoo) takeFrameLocked(body map[string]any) bool {
+	for _, want := range []struct {
+		key string
+		val int
+	}{{"PicNum", 1}, {"PicWidth", pixooSize}, {"PicOffset", 0}} {
+		if v, valid := intArg(body, want.key); !valid || v != want.val {
+			return false
+		}
+	}
+	id, valid := intArg(body, "PicID")
+	if !valid || id <= p.picID {
+		return false
+	}
+	if speed, valid := intArg(body, "PicSpeed"); !valid || speed <= 0 {
+		return false
+	}
+	data, _ := body["PicData"].(string)
+	if len(data) != base64.StdEncoding.EncodedLen(pixooFrameBytes) {
+		return false
+	}
+	rgb, err := base64.StdEncoding.DecodeString(data)
+	if err != nil || len(rgb) != pixooFrameBytes {
+		return false
+	}
+	if p.frame == nil {
+		p.frame = image.NewRGBA(image.Rect(0, 0, pixooSize, pixooSize))
+	}
+	pix := p.frame.Pix
+	for i := range pixooSize * pixooSize {
+		pix[4*i], pix[4*i+1], pix[4*i+2], pix[4*i+3] = rgb[3*i], rgb[3*i+1], rgb[3*i+2], 0xff
+	}
+	p.picID = id
+	p.pushes++
+	return true
+}
+
+// intArg returns body[key] if it is a JSON number with an integral value.
+func intArg(body map[string]any, key string) (int, bool) {
+	n, ok := body[key].(json.Number)
+	if !ok {
+		return 0, false
+	}
+	v, err := n.Int64()
+	if err != nil || v != int64(int(v)) {
+		return 0, false
+	}
+	return int(v), true
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// serveFrame answers GET /frame.png.
+func (p *Pixoo) serveFrame(w http.ResponseWriter, r *http.Request) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, p.Frame()); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(buf.Bytes())
+}
+
+// serveState answers GET /state.
+func (p *Pixoo) serveState(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(p.State())
+}
+
+// serveIndex answers GET / with a page that refreshes the frame and state.
+func (p *Pixoo) serveIndex(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = io.WriteString(w, pixooPage)
+}
+
+const pixooPage = `<!doctype html>
+<meta charset="utf-8">
+<title>Simulated Pixoo 64</title>
+<style>body{background:#222;color:#ddd;font-family:sans-serif}
+img{width:384px;height:384px;image-rendering:pixelated;border:1px solid #555}</style>
+<h1>Simulated Pixoo 64</h1>
+<img id="frame" src="frame.png" alt="current frame">
+<pre id="state"></pre>
+<script>
+async function tick() {
+  document.getElementById("frame").src = "frame.png?t=" + Date.now();
+  try {
+    const r = await fetch("state", {cache: "no-store"});
+    document.getElementById("state").textContent = JSON.stringify(await r.json(), null, 2);
+  } catch (e) {}
+}
+setInterval(tick, 500);
+tick();
+</script>
+`
