@@ -88,18 +88,19 @@ type State struct {
 var ErrInvalid = errors.New("invalid value")
 
 // FieldError says which field a value was meant for and why it was refused.
+// It wraps ErrInvalid.
 type FieldError struct {
-	Field string
-	Err   error
+	Field  string
+	Reason string
 }
 
-func (e *FieldError) Error() string { return e.Err.Error() }
+func (e *FieldError) Error() string { return e.Reason }
 
-// Unwrap returns the reason, which wraps ErrInvalid.
-func (e *FieldError) Unwrap() error { return e.Err }
+// Unwrap returns ErrInvalid.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
 
 func invalid(field, format string, args ...any) error {
-	return &FieldError{Field: field, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)}
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
 // Validate checks every field of s (the scene name only for its syntax: which

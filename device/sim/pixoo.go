@@ -140,6 +140,15 @@ func NewPixoo() *Pixoo {
 	return p
 }
 
+// PowerCycle makes the device as it is after being unplugged and plugged in
+// again: screen on, channel 0, frame id counter 0, no frame. Brightness
+// survives (the device keeps it in flash).
+func (p *Pixoo) PowerCycle() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.screenOn, p.channel, p.picID, p.frame = true, 0, 0, nil
+}
+
 // ServeHTTP serves the device API and the pages for humans.
 func (p *Pixoo) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.mux.ServeHTTP(w, r) }
 
