@@ -90,7 +90,8 @@ func startProc(t *testing.T, config string, env ...string) *proc {
 }
 
 func cleanEnv() []string {
-	var env []string
+	// The race detector sleeps a second at exit by default.
+	env := []string{"GORACE=atexit_sleep_ms=0"}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "PIDICON_") {
 			env = append(env, kv)

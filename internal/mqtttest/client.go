@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -129,6 +130,17 @@ func (c *Client) PublishBytes(topic string, payload []byte, retain bool) {
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		c.t.Fatalf("publish %s: %v", topic, tok.Error())
 	}
+}
+
+// TryPublish publishes a non-retained message at QoS 1, waits for the
+// acknowledgement and returns the error instead of failing the test (for
+// goroutines other than the test's).
+func (c *Client) TryPublish(topic, payload string) error {
+	tok := c.client.Publish(topic, 1, false, payload)
+	if !tok.WaitTimeout(10 * time.Second) {
+		return errors.New("publish: no acknowledgement within 10s")
+	}
+	return tok.Error()
 }
 
 // Mark is a position in the received messages, for Since and WaitFor.
