@@ -57,12 +57,17 @@ func ParseDocument(b []byte) (*Document, error) {
 		Timestamp *string                    `json:"timestamp"`
 		Devices   map[string]json.RawMessage `json:"devices"`
 	}
+	// Decode alone would take "null" as an empty object, and dec.More would
+	// miss a stray "}" or "]" after it: check both by hand.
+	if trimmed := bytes.TrimLeft(b, jsonSpace); len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, fmt.Errorf("%w: not a JSON object", ErrCorrupt)
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	if err := dec.Decode(&top); err != nil {
 		return nil, fmt.Errorf("%w: not a JSON object: %v", ErrCorrupt, err)
 	}
-	if dec.More() {
+	if rest := bytes.Trim(b[dec.InputOffset():], jsonSpace); len(rest) > 0 {
 		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrCorrupt)
 	}
 	// A file of the original daemon may lack a version; any other version
@@ -89,6 +94,9 @@ func ParseDocument(b []byte) (*Document, error) {
 	}
 	return doc, nil
 }
+
+// jsonSpace is the white space JSON allows between tokens.
+const jsonSpace = " \t\r\n"
 
 // fileEntry is one device in the written file: the five fields and the
 // time of the device's last change.
@@ -132,7 +140,10 @@ const (
 
 // tempPattern names temporary files next to the state file, so a crashed
 // write's leftovers can be found and removed.
-func tempPattern(path string) string { return filepath.Base(path) + ".tmp-*" }
+func tempPattern(path string) string { return tempPrefix(path) + "*" }
+
+// tempPrefix starts the name of every temporary file of path.
+func tempPrefix(path string) string { return filepath.Base(path) + ".tmp-" }
 
 // writeAtomic replaces path with data so that a crash at any moment leaves
 // either the old or the new complete file: write a temporary file in the
@@ -209,14 +220,26 @@ func syncDir(dir string) error {
 
 // RemoveTemps deletes temporary files that an interrupted write left next to
 // the state file at path, and returns their names.
+//
+// Only regular files named like writeAtomic's are touched. The folder is
+// listed rather than globbed, since a path holding "[" or "*" would be read
+// as a pattern.
 func RemoveTemps(path string) ([]string, error) {
-	matches, err := filepath.Glob(filepath.Join(filepath.Dir(path), tempPattern(path)))
+	dir := filepath.Dir(path)
+	entries, err := os.ReadDir(dir)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil // no folder, no leftovers
+		}
 		return nil, fmt.Errorf("find temporary files: %w", err)
 	}
 	var removed []string
 	var errs []error
-	for _, m := range matches {
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), tempPrefix(path)) {
+			continue
+		}
+		m := filepath.Join(dir, e.Name())
 		if err := os.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 			continue

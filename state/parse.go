@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -80,12 +81,43 @@ func errBrightness() error {
 	return invalid(FieldBrightness, "brightness must be an integer from 0 to 100")
 }
 
+// brightnessFromNumber reads s, a number in JSON's grammar (see
+// isJSONNumber), whose value must be exactly an integer from 0 to 100. It
+// works on the decimal digits rather than a float64, which would round
+// "50.00000000000000001" to 50 and "1e-400" to 0 and so let a value that is
+// not an integer through.
 func brightnessFromNumber(s string) (int, error) {
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || f != math.Trunc(f) || f < 0 || f > 100 {
+	neg := strings.HasPrefix(s, "-")
+	mant, exp, hasExp := strings.Cut(strings.TrimPrefix(s, "-"), "e")
+	if !hasExp {
+		mant, exp, hasExp = strings.Cut(mant, "E")
+	}
+	whole, frac, _ := strings.Cut(mant, ".")
+	digits := strings.TrimLeft(whole+frac, "0")
+	if digits == "" {
+		return 0, nil // zero, whatever its sign and exponent
+	}
+	// The value is digits × 10^shift.
+	shift := -len(frac)
+	if hasExp {
+		e, err := strconv.Atoi(exp)
+		if err != nil || e < -1000 || e > 1000 {
+			// Refused even where trailing zeros would cancel it out
+			// ("1" and 2000 zeros "e-2000"): nobody writes that.
+			return 0, errBrightness()
+		}
+		shift += e
+	}
+	trimmed := strings.TrimRight(digits, "0")
+	shift += len(digits) - len(trimmed)
+	if neg || shift < 0 || len(trimmed)+shift > 3 {
+		return 0, errBrightness() // negative, not an integer, or over 999
+	}
+	n, err := strconv.Atoi(trimmed + strings.Repeat("0", shift))
+	if err != nil || n > 100 {
 		return 0, errBrightness()
 	}
-	return int(f), nil
+	return n, nil
 }
 
 // isJSONNumber reports whether s is a number in JSON's grammar, which
@@ -274,7 +306,9 @@ func parseObject(b []byte, stored bool) (Entry, error) {
 	if err := json.Unmarshal(b, &raw); err != nil || raw == nil {
 		return e, invalid("", "payload must be a JSON object: %s", jsonReason(err))
 	}
-	for key, v := range raw {
+	// Sorted, so that of several bad keys the same one is always reported.
+	for _, key := range slices.Sorted(maps.Keys(raw)) {
+		v := raw[key]
 		if stored && string(v) == "null" {
 			continue
 		}
@@ -299,8 +333,10 @@ func parseObject(b []byte, stored bool) (Entry, error) {
 				e.Brightness = &b
 			}
 		case FieldDisplayOn:
+			// null would unmarshal into false without an error and turn
+			// the display off; the string path below refuses it.
 			var on bool
-			if json.Unmarshal(v, &on) != nil {
+			if string(v) == "null" || json.Unmarshal(v, &on) != nil {
 				var s string
 				if json.Unmarshal(v, &s) != nil {
 					return e, invalid(key, "displayOn must be a JSON boolean or one of true, false, on, off, 1, 0")

@@ -31,6 +31,11 @@ type Persister struct {
 	opts  PersisterOptions
 	flush chan chan error
 	hook  func(step string) error // tests interrupt writes here
+	// base is the store's revision when the Persister was made: the file is
+	// taken to hold that. Run starts from it rather than from the revision
+	// it finds, since changes made before Run's goroutine is scheduled
+	// (the restore at start-up) would otherwise never be written.
+	base uint64
 
 	mu    sync.Mutex
 	stats PersistStats
@@ -52,12 +57,14 @@ const (
 	failureLogEvery = 30 * time.Second
 )
 
-// NewPersister returns a Persister for store; call Run to start it.
+// NewPersister returns a Persister for store; call Run to start it. Every
+// change to the store from now on is written, including those made before
+// Run starts.
 func NewPersister(store *Store, opts PersisterOptions) *Persister {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Persister{store: store, opts: opts, flush: make(chan chan error)}
+	return &Persister{store: store, opts: opts, flush: make(chan chan error), base: store.snapshot().rev}
 }
 
 // Stats returns the write counters.
@@ -87,11 +94,12 @@ func (p *Persister) Flush(ctx context.Context) error {
 // Run writes changes until ctx is done, then writes what is left and
 // returns that write's error, if any.
 func (p *Persister) Run(ctx context.Context) error {
+	changed := p.store.Changed()
 	var (
-		written    = p.store.snapshot().rev // what the file reflects
-		firstDirty time.Time                // first change not yet on disk
-		failures   int                      // failed attempts in a row
-		lastLog    time.Time                // last failure logged
+		written    = p.base  // what the file reflects
+		firstDirty time.Time // first change not yet on disk
+		failures   int       // failed attempts in a row
+		lastLog    time.Time // last failure logged
 		timer      = time.NewTimer(0)
 	)
 	if !timer.Stop() {
@@ -152,7 +160,9 @@ func (p *Persister) Run(ctx context.Context) error {
 		}
 		timer.Reset(due.Sub(now))
 	}
-	changed := p.store.Changed()
+	if p.store.snapshot().rev != written {
+		schedule() // changed between NewPersister and Run
+	}
 	for {
 		select {
 		case <-ctx.Done():
