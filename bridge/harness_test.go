@@ -129,6 +129,7 @@ func waitOnline(t *testing.T, url string, ids []string) {
 	})
 	for _, id := range ids {
 		w.WaitFor(10*time.Second, id+" state", func(m mqtttest.Msg) bool { return m.Topic == topic(id, "state") })
+		w.WaitFor(10*time.Second, id+" availability", func(m mqtttest.Msg) bool { return m.Topic == topic(id, "availability") })
 	}
 }
 

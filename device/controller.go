@@ -407,7 +407,15 @@ func (r *run) backoffFor(attempts int) time.Duration {
 	return min(d, r.opts.RetryMax)
 }
 
+// resetter is a driver that keeps per-connection state on the device (a
+// selected channel, a frame counter, a visible app) and must set it up
+// again after the device was away, since it may have restarted.
+type resetter interface{ Reset() }
+
 func (r *run) setOnline(online bool) {
+	if rs, ok := r.opts.Driver.(resetter); ok && online {
+		rs.Reset()
+	}
 	r.online, r.known = online, true
 	if online && !r.nextFrame.IsZero() {
 		r.nextFrame = time.Now() // frames missed while away are not "skipped"

@@ -85,11 +85,19 @@ type DeviceConfig struct {
 
 // Device types.
 const (
-	typePixoo64 = "pixoo64"
-	typeSim     = "sim"
+	typePixoo64   = "pixoo64"    // a Divoom Pixoo 64 on the network
+	typeAwtrix    = "awtrix"     // an AWTRIX 3 clock (Ulanzi TC001) on the network
+	typeSim       = "sim"        // a simulated Pixoo 64 inside the daemon
+	typeSimAwtrix = "sim-awtrix" // a simulated AWTRIX 3 inside the daemon
+	typeMock      = "mock"       // an in-memory display (load tests)
 )
 
-func deviceTypes() []string { return []string{typePixoo64, typeSim} }
+func deviceTypes() []string {
+	return []string{typePixoo64, typeAwtrix, typeSim, typeSimAwtrix, typeMock}
+}
+
+// networked reports whether the type is hardware reached by host.
+func networked(typ string) bool { return typ == typePixoo64 || typ == typeAwtrix }
 
 // defaults are CONTRACT §5's defaults, as viper keys.
 func setDefaults(v *viper.Viper) {
@@ -289,9 +297,9 @@ func (c Config) validateDevices() []error {
 			bad("type %q is not one of %s", d.Type, strings.Join(deviceTypes(), ", "))
 		}
 		switch {
-		case d.Type == typeSim && d.Host != "":
-			bad("a sim device runs inside the daemon and takes no host")
-		case d.Type != typeSim && known && d.Host == "":
+		case known && !networked(d.Type) && d.Host != "":
+			bad("a %s device runs inside the daemon and takes no host", d.Type)
+		case networked(d.Type) && d.Host == "":
 			bad("type %s needs a host (ip or ip:port)", d.Type)
 		}
 		if d.Host != "" {
@@ -324,8 +332,10 @@ func (c Config) validateDevices() []error {
 // deviceSize is the display size of a device type.
 func deviceSize(typ string) (scene.Size, bool) {
 	switch typ {
-	case typePixoo64, typeSim:
+	case typePixoo64, typeSim, typeMock:
 		return scene.Size{W: 64, H: 64}, true
+	case typeAwtrix, typeSimAwtrix:
+		return scene.Size{W: 32, H: 8}, true
 	}
 	return scene.Size{}, false
 }

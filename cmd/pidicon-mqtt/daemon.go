@@ -15,9 +15,10 @@ import (
 
 	"github.com/pidicon/pidicon-mqtt/bridge"
 	"github.com/pidicon/pidicon-mqtt/device"
+	"github.com/pidicon/pidicon-mqtt/device/awtrix"
+	"github.com/pidicon/pidicon-mqtt/device/mock"
 	"github.com/pidicon/pidicon-mqtt/device/pixoo64"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
-	"github.com/pidicon/pidicon-mqtt/device/sim"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
 
@@ -195,7 +196,7 @@ func buildDevices(cfg Config, handler slog.Handler, ver string, log *slog.Logger
 	return out, closeAll, nil
 }
 
-// newDriver makes the driver of one device.
+// newDriver makes the driver of one device, and a func that releases it.
 func newDriver(dc DeviceConfig) (device.Driver, func(), error) {
 	switch dc.Type {
 	case typePixoo64:
@@ -204,23 +205,34 @@ func newDriver(dc DeviceConfig) (device.Driver, func(), error) {
 			return nil, nil, err
 		}
 		return c, c.Close, nil
-	case typeSim:
-		p := sim.NewPixoo()
-		srv := sim.NewServer(p)
-		addr, err := srv.Start("127.0.0.1:0")
+	case typeAwtrix:
+		c, err := awtrix.New(dc.Host, awtrix.Options{})
 		if err != nil {
-			return nil, nil, fmt.Errorf("start simulator: %w", err)
-		}
-		c, err := pixoo64.New(addr, pixoo64.Options{})
-		if err != nil {
-			srv.Close()
 			return nil, nil, err
 		}
-		return c, func() {
-			c.Close()
-			p.Close()
-			srv.Close()
-		}, nil
+		return c, c.Close, nil
+	case typeSim, typeSimAwtrix:
+		srv, closeSim, err := startSimulator(dc.Type, "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, err
+		}
+		drv, closeDrv, err := newDriver(DeviceConfig{Type: simulated(dc.Type), Host: srv.Addr()})
+		if err != nil {
+			closeSim()
+			return nil, nil, err
+		}
+		return drv, func() { closeDrv(); closeSim() }, nil
+	case typeMock:
+		size, _ := deviceSize(typeMock)
+		return mock.New(size), func() {}, nil
 	}
 	return nil, nil, fmt.Errorf("unknown device type %q", dc.Type)
+}
+
+// simulated is the hardware type a simulator type imitates.
+func simulated(typ string) string {
+	if typ == typeSimAwtrix {
+		return typeAwtrix
+	}
+	return typePixoo64
 }

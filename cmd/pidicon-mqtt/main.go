@@ -7,6 +7,9 @@
 //
 //	pidicon-mqtt [--config FILE]               run the daemon
 //	pidicon-mqtt check-config [--config FILE]  check and print the configuration
+//	pidicon-mqtt sim [--listen ADDR] [--type pixoo64|awtrix]
+//	                                           serve a simulated display
+//	pidicon-mqtt version                       print the version
 package main
 
 import (
@@ -50,7 +53,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	fs := flag.NewFlagSet("pidicon-mqtt "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "configuration file (YAML); without one, the defaults and PIDICON_* variables apply")
+	var configPath, listen, simType *string
+	switch cmd {
+	case "run", "check-config":
+		configPath = fs.String("config", "", "configuration file (YAML); without one, the defaults and PIDICON_* variables apply")
+	case "sim":
+		listen = fs.String("listen", "127.0.0.1:8064", "address to serve the simulated display on")
+		simType = fs.String("type", typePixoo64, "the display to simulate: pixoo64 or awtrix")
+	case "version":
+	default:
+		fmt.Fprintf(stderr, "unknown command %q (commands: run, check-config, sim, version)\n", cmd)
+		return errUsage
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -62,23 +76,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return errUsage
 	}
 	switch cmd {
-	case "run":
-		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		go func() {
-			// After the first signal a second one kills at once.
-			<-ctx.Done()
-			stop()
-		}()
-		return runDaemon(ctx, *configPath, stderr, getenv)
 	case "check-config":
 		return checkConfig(*configPath, stdout, getenv)
 	case "version":
 		fmt.Fprintln(stdout, buildVersion())
 		return nil
 	}
-	fmt.Fprintf(stderr, "unknown command %q (commands: run, check-config, version)\n", cmd)
-	return errUsage
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		// After the first signal a second one kills at once.
+		<-ctx.Done()
+		stop()
+	}()
+	if cmd == "sim" {
+		return runSimulator(ctx, *simType, *listen, stdout)
+	}
+	return runDaemon(ctx, *configPath, stderr, getenv)
 }
 
 // buildVersion is the version set at build time, or the module's.

@@ -1,14 +1,14 @@
 // Package sim simulates pixel displays as HTTP servers that speak the real
 // devices' APIs, so the real drivers can be run and tested without
-// hardware: Pixoo is a Divoom Pixoo 64. Each simulator is an http.Handler
-// that keeps the device's state, records the requests it gets, and can be
-// told to fail; Server runs one on a TCP address and can take it down (the
-// port refuses connections) and up again on the same port, to simulate
-// outages.
+// hardware: Pixoo is a Divoom Pixoo 64, Awtrix an AWTRIX 3 clock (Ulanzi
+// TC001, 32x8). Each simulator is an http.Handler that keeps the device's
+// state, records the requests it gets, and can be told to fail; Server runs
+// one on a TCP address and can take it down (the port refuses connections)
+// and up again on the same port, to simulate outages.
 //
 // The daemon runs a simulator in-process on a free loopback port for its
-// "sim" device type; the same Server backs the standalone simulator
-// command.
+// "sim" and "sim-awtrix" device types; the same Server backs the standalone
+// "pidicon-mqtt sim" command.
 package sim
 
 import (
