@@ -202,6 +202,7 @@ func (b *Bridge) clientOptions() *mqtt.ClientOptions {
 		AddBroker(b.opts.URL).
 		SetClientID(b.opts.ClientID).
 		SetCleanSession(false).
+		SetStore(noStore{}).
 		SetOrderMatters(true).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).

@@ -122,6 +122,11 @@ func (p *publisher) sendQueued(ctx context.Context) {
 }
 
 func (p *publisher) send(ctx context.Context, m message) {
+	if !p.client.IsConnectionOpen() {
+		// Dropped: every retained topic is published again when the
+		// connection comes back, and events are best-effort.
+		return
+	}
 	p.reap()
 	for len(p.inFlight) >= maxInFlight {
 		p.await(ctx, p.inFlight[0])

@@ -211,8 +211,8 @@ type run struct {
 
 	m           Metrics
 	sentMetrics Metrics
-	metricsAt   time.Time
-	pushesAt    uint64 // pushes at the last metrics tick, for fps
+	metricsAt   time.Time // the last metrics tick
+	pushesAt    uint64    // pushes at the last metrics tick, for fps
 	previewAt   time.Time
 	previewDue  bool
 	lastPreview []byte
@@ -237,12 +237,15 @@ func (c *Controller) Run(ctx context.Context, obs Observer) error {
 		m:          Metrics{Status: StatusSwitching},
 	}
 	r.sentMetrics.Status = "" // so the first tick publishes
+	r.metricsAt = time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	metrics := time.NewTicker(time.Second)
-	defer metrics.Stop()
 	for {
+		r.poll()
 		r.step()
+		if now := time.Now(); !now.Before(r.metricsAt.Add(time.Second)) {
+			r.tickMetrics(now)
+		}
 		timer.Reset(r.untilNext())
 		select {
 		case <-ctx.Done():
@@ -250,9 +253,17 @@ func (c *Controller) Run(ctx context.Context, obs Observer) error {
 		case <-c.wake:
 			r.takeDesired()
 		case <-timer.C:
-		case <-metrics.C:
-			r.tickMetrics()
 		}
+	}
+}
+
+// poll takes a desired state that arrived while the loop was busy (a slow
+// device), so that nothing is done for a state that is no longer wanted.
+func (r *run) poll() {
+	select {
+	case <-r.wake:
+		r.takeDesired()
+	default:
 	}
 }
 
@@ -319,6 +330,9 @@ func (r *run) playStateChanged() {
 // untilNext is how long the loop may sleep before something is due.
 func (r *run) untilNext() time.Duration {
 	next := r.nextProbe
+	if m := r.metricsAt.Add(time.Second); m.Before(next) {
+		next = m
+	}
 	if r.online && r.has && !r.nextFrame.IsZero() {
 		f := r.nextFrame
 		if f.Before(r.holdUntil) {
@@ -340,6 +354,7 @@ func (r *run) step() {
 	if r.online && r.has && !now.Before(r.holdUntil) {
 		r.converge()
 	}
+	r.poll() // converging may have taken a while
 	if r.online && r.has && !r.nextFrame.IsZero() && !time.Now().Before(r.nextFrame) && !now.Before(r.holdUntil) {
 		r.frame()
 	}
@@ -552,13 +567,11 @@ func (r *run) maybePreview(now time.Time) {
 	r.obs.Frame(r.opts.ID, r.lastPreview)
 }
 
-// tickMetrics publishes the metrics if they changed, and a pending preview.
-func (r *run) tickMetrics() {
-	now := time.Now()
-	if !r.metricsAt.IsZero() {
-		secs := now.Sub(r.metricsAt).Seconds()
-		r.m.FPS = math.Round(float64(r.m.Pushes-r.pushesAt)/secs*10) / 10
-	}
+// tickMetrics publishes the metrics if they changed, and a pending
+// preview; it runs about once a second, however slow the device.
+func (r *run) tickMetrics(now time.Time) {
+	secs := now.Sub(r.metricsAt).Seconds()
+	r.m.FPS = math.Round(float64(r.m.Pushes-r.pushesAt)/secs*10) / 10
 	r.metricsAt, r.pushesAt = now, r.m.Pushes
 	r.maybePreview(now)
 	if r.m != r.sentMetrics {
