@@ -81,6 +81,8 @@ type DeviceConfig struct {
 	LoggingLevel string `mapstructure:"logging_level"`
 	// FillColor is the fill scene's colour, "#rrggbb".
 	FillColor string `mapstructure:"fill_color"`
+	// ProbeInterval is the health check period while the device answers.
+	ProbeInterval time.Duration `mapstructure:"probe_interval"`
 }
 
 // Device types.
@@ -188,6 +190,9 @@ func (c *Config) fillDefaults(getenv func(string) string) {
 		}
 		if d.FillColor == "" {
 			d.FillColor = "#ff6000"
+		}
+		if d.ProbeInterval == 0 {
+			d.ProbeInterval = 5 * time.Second
 		}
 	}
 }
@@ -324,6 +329,9 @@ func (c Config) validateDevices() []error {
 		}
 		if _, err := parseColor(d.FillColor); err != nil {
 			bad("fill_color: %v", err)
+		}
+		if d.ProbeInterval < 100*time.Millisecond {
+			bad("probe_interval %s: must be at least 100ms", d.ProbeInterval)
 		}
 	}
 	return errs

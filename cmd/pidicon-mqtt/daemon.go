@@ -182,6 +182,7 @@ func buildDevices(cfg Config, handler slog.Handler, ver string, log *slog.Logger
 			Driver:     drv,
 			Scenes:     scenes,
 			LogHandler: handler,
+			ProbeEvery: dc.ProbeInterval,
 		})
 		out = append(out, bridge.Device{
 			ID:         dc.ID,

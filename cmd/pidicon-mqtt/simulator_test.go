@@ -1,0 +1,121 @@
+package main_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
+	"github.com/pidicon/pidicon-mqtt/state"
+)
+
+// simProc is "pidicon-mqtt sim" running as a process of its own.
+type simProc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// startSimProc starts the standalone simulator on addr and waits until it
+// says where it listens.
+func startSimProc(t *testing.T, typ, addr string) *simProc {
+	t.Helper()
+	cmd := exec.Command(binary, "sim", "--type", typ, "--listen", addr)
+	cmd.Env = cleanEnv()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &simProc{cmd: cmd, done: make(chan struct{})}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.Contains(line, "listening on "+addr) {
+		cmd.Process.Kill()
+		t.Fatalf("simulator did not start: %q %v", line, err)
+	}
+	go func() { cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.stop() })
+	return p
+}
+
+func (p *simProc) stop() {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	<-p.done
+}
+
+// simState reads the simulator's /state page.
+func simState(addr string) (map[string]any, error) {
+	resp, err := http.Get("http://" + addr + "/state")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var v map[string]any
+	return v, json.NewDecoder(resp.Body).Decode(&v)
+}
+
+// TestDaemon_StandaloneSimulatorOutage drives a display served by the
+// standalone simulator process; the process is stopped (the display is
+// unplugged), a command arrives meanwhile, and the process is started again
+// on the same address: the daemon reports the outage and drives the display
+// to the last desired state when it is back.
+func TestDaemon_StandaloneSimulatorOutage(t *testing.T) {
+	for _, tc := range []struct {
+		typ        string
+		brightness string // the /state key of the brightness
+		want       float64
+	}{
+		{"pixoo64", "brightness", 20},
+		{"awtrix", "brightness", 51}, // BRI: 20% of 255
+	} {
+		t.Run(tc.typ, func(t *testing.T) {
+			url := mqtttest.StartMosquitto(t, mqtttest.Options{}).URL()
+			addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			simp := startSimProc(t, tc.typ, addr)
+			dir := t.TempDir()
+			config := writeConfig(t, dir, fmt.Sprintf(`
+mqtt: {url: %q}
+state: {persist: false}
+devices: [{id: clock, type: %s, host: %q, probe_interval: 200ms}]
+`, url, tc.typ, addr))
+			c := mqtttest.Connect(t, url)
+			c.Subscribe("pidicon/#")
+			d := startProc(t, config)
+			availability := func(v string) func(mqtttest.Msg) bool {
+				return func(m mqtttest.Msg) bool { return m.Topic == "pidicon/clock/availability" && m.Text() == v }
+			}
+			c.WaitFor(10*time.Second, "online", availability("online"))
+
+			mark := c.Mark()
+			simp.stop()
+			if _, ok := c.WaitSince(mark, 10*time.Second, availability("offline")); !ok {
+				t.Fatalf("no offline after the simulator stopped:\n%s", d.out.String())
+			}
+			c.WaitFor(5*time.Second, "a fault event", func(m mqtttest.Msg) bool {
+				return m.Topic == "pidicon/bridge/event" && m.JSON()["device"] == "clock"
+			})
+			c.Publish("pidicon/clock/set", `{"brightness":20,"displayOn":false}`, false)
+			waitState(t, c, "clock", func(s state.State) bool { return s.Brightness == 20 && !s.DisplayOn })
+
+			mark = c.Mark()
+			startSimProc(t, tc.typ, addr)
+			if _, ok := c.WaitSince(mark, 15*time.Second, availability("online")); !ok {
+				t.Fatalf("not online after the simulator came back:\n%s", d.out.String())
+			}
+			mqtttest.WaitUntil(t, 10*time.Second, "the display is driven to the desired state", func() bool {
+				st, err := simState(addr)
+				return err == nil && st[tc.brightness] == tc.want
+			})
+			if code := d.stop(syscall.SIGTERM, 5*time.Second); code != 0 {
+				t.Errorf("exit code %d", code)
+			}
+		})
+	}
+}
