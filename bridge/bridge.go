@@ -54,6 +54,8 @@ type Options struct {
 	// Flush writes the state file now; called at shutdown, after the last
 	// command and before bridge/state goes offline.
 	Flush func(context.Context) error
+	// HomeAssistant configures MQTT discovery.
+	HomeAssistant HomeAssistant
 }
 
 // Device is one configured display.
@@ -85,10 +87,10 @@ type Bridge struct {
 	closing   atomic.Bool   // shutdown began: take no more commands
 
 	restoring atomic.Bool
-	restoreCh chan mqtt.Message // retained state messages at start-up
-	syncCh    chan struct{}     // our sync message came back
+	syncCh    chan struct{} // our sync message came back
 
 	mu      sync.Mutex
+	found   map[string][]byte // retained state and discovery topics seen at start-up
 	last    map[string][]byte // transient retained topics (availability, metrics, frame)
 	clears  map[string]int    // set topics we cleared; their empty echo is ours
 	sources map[string]state.Source
@@ -110,6 +112,12 @@ func New(opts Options) *Bridge {
 	if opts.RestoreWait <= 0 {
 		opts.RestoreWait = time.Second
 	}
+	if opts.HomeAssistant.DiscoveryPrefix == "" {
+		opts.HomeAssistant.DiscoveryPrefix = "homeassistant"
+	}
+	if opts.HomeAssistant.StatusTopic == "" {
+		opts.HomeAssistant.StatusTopic = opts.HomeAssistant.DiscoveryPrefix + "/status"
+	}
 	b := &Bridge{
 		opts:      opts,
 		log:       opts.Logger,
@@ -118,7 +126,6 @@ func New(opts Options) *Bridge {
 		box:       newOutbox(),
 		inbox:     make(chan command, inboxSize),
 		connected: make(chan struct{}, 1),
-		restoreCh: make(chan mqtt.Message, 4096),
 		syncCh:    make(chan struct{}, 1),
 		last:      make(map[string][]byte),
 		clears:    make(map[string]int),
@@ -296,61 +303,54 @@ func (b *Bridge) restoreFromBroker(ctx context.Context) {
 	defer deadline.Stop()
 	filter := b.topics.base + "/+/" + topicState
 	syncTopic := b.topics.bridge(bridgeSync)
+	b.mu.Lock()
+	b.found = make(map[string][]byte)
+	b.mu.Unlock()
 	b.restoring.Store(true)
 	synced := false
 	subCtx, cancel := context.WithTimeout(ctx, b.opts.RestoreWait)
-	err := subscribe(subCtx, b.client, map[string]byte{filter: 1, syncTopic: 0}, b.opts.RestoreWait)
+	err := subscribe(subCtx, b.client, map[string]byte{filter: 1, b.discoveryFilter(): 1, syncTopic: 0}, b.opts.RestoreWait)
 	cancel()
 	if err != nil {
 		b.log.Warn("cannot read the broker's retained state; going on with the file's", "error", err)
 	} else {
 		b.client.Publish(syncTopic, 0, false, b.opts.ClientID)
 	}
-	got := make(map[string]mqtt.Message)
-wait:
-	for {
-		select {
-		case m := <-b.restoreCh:
-			if m.Retained() {
-				got[m.Topic()] = m
-			}
-		case <-b.syncCh:
-			synced = true
-			break wait
-		case <-deadline.C:
-			break wait
-		case <-ctx.Done():
-			break wait
-		}
+	// paho calls the handler in arrival order, so when the sync message is
+	// handled every retained message before it has been recorded.
+	select {
+	case <-b.syncCh:
+		synced = true
+	case <-deadline.C:
+	case <-ctx.Done():
 	}
 	b.restoring.Store(false)
-	for {
-		select {
-		case m := <-b.restoreCh: // arrived just before the sync message
-			if m.Retained() {
-				got[m.Topic()] = m
-			}
-			continue
-		default:
-		}
-		break
-	}
-	b.client.Unsubscribe(filter, syncTopic)
+	b.mu.Lock()
+	got := b.found
+	b.found = nil
+	b.mu.Unlock()
+	b.client.Unsubscribe(filter, b.discoveryFilter(), syncTopic)
 
 	fromBroker := 0
+	var configs, seen []string
 	for _, topic := range sortedKeys(got) {
-		m := got[topic]
+		payload := got[topic]
 		p := b.topics.parse(topic)
+		if p.kind != kindState {
+			configs = append(configs, topic) // a discovery config
+			continue
+		}
+		seen = append(seen, p.device)
 		d, ok := b.devices[p.device]
 		if !ok {
 			continue
 		}
-		bs, err := state.ParseStateJSON(m.Payload())
+		bs, err := state.ParseStateJSON(payload)
 		if err == nil {
 			err = bs.Validate()
 		}
 		if err != nil {
-			b.event(newEvent(time.Now(), levelWarning, d.ID, topic, m.Payload(),
+			b.event(newEvent(time.Now(), levelWarning, d.ID, topic, payload,
 				fmt.Errorf("retained state on the broker ignored: %w", err)))
 			continue
 		}
@@ -374,6 +374,7 @@ wait:
 			b.opts.Store.Put(id, st)
 		}
 	}
+	b.clearStale(configs, seen)
 	b.log.Info("state restored (newest of file and broker wins)",
 		"from_file", counts[state.FromFile], "from_broker", counts[state.FromBroker],
 		"from_defaults", counts[state.FromDefaults], "retained_seen", len(got),
@@ -387,6 +388,9 @@ func (b *Bridge) subscribeCommands(ctx context.Context) {
 	for _, f := range b.topics.commandFilters() {
 		filters[f] = 1
 	}
+	if b.opts.HomeAssistant.Enabled && b.opts.HomeAssistant.StatusTopic != "" {
+		filters[b.opts.HomeAssistant.StatusTopic] = 1
+	}
 	if err := subscribe(ctx, b.client, filters, 10*time.Second); err != nil && ctx.Err() == nil {
 		b.log.Error("cannot subscribe to command topics; commands will not arrive until the next reconnect", "error", err)
 	}
@@ -397,6 +401,21 @@ func (b *Bridge) subscribeCommands(ctx context.Context) {
 // goroutine, or reports why not.
 func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
 	topic, payload := m.Topic(), m.Payload()
+	if b.restoring.Load() && strings.HasPrefix(topic, b.opts.HomeAssistant.DiscoveryPrefix+"/") {
+		b.recordFound(m)
+		return
+	}
+	if topic == b.opts.HomeAssistant.StatusTopic {
+		// Home Assistant (re)started; a retained "online" is old news: we
+		// republish on every connection anyway.
+		if !m.Retained() && strings.EqualFold(strings.TrimSpace(string(payload)), online) && !b.closing.Load() {
+			select {
+			case b.inbox <- command{kind: kindBirth, topic: topic}:
+			default:
+			}
+		}
+		return
+	}
 	p := b.topics.parse(topic)
 	switch p.kind {
 	case kindOther:
@@ -411,10 +430,7 @@ func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
 		return
 	case kindState:
 		if b.restoring.Load() {
-			select {
-			case b.restoreCh <- m:
-			default:
-			}
+			b.recordFound(m)
 		}
 		return
 	}
@@ -444,6 +460,18 @@ func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
 	case b.inbox <- c:
 	default:
 		b.reject(p, topic, payload, errors.New("too many commands waiting; this one was dropped"))
+	}
+}
+
+// recordFound keeps a retained message seen while restoring.
+func (b *Bridge) recordFound(m mqtt.Message) {
+	if !m.Retained() || len(m.Payload()) == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.found != nil {
+		b.found[m.Topic()] = m.Payload()
 	}
 }
 
@@ -531,6 +559,9 @@ func (b *Bridge) apply(c command) {
 	case kindRequest:
 		b.log.Info("republishing everything on request")
 		b.republishAll()
+	case kindBirth:
+		b.log.Info("Home Assistant started: republishing discovery and state")
+		b.republishAll()
 	case kindGet:
 		b.publishDevice(c.device, state.Fields(), true)
 	case kindFieldSet, kindJSONSet:
@@ -580,9 +611,11 @@ func (b *Bridge) retain(topic string, payload []byte) {
 	b.box.put(message{topic: topic, payload: payload, retain: true})
 }
 
-// republishAll publishes every retained topic: each device's state,
-// availability, metrics and frame, bridge/info, then bridge/state online.
+// republishAll publishes every retained topic: discovery configs, each
+// device's state, availability, metrics and frame, bridge/info, then
+// bridge/state online.
 func (b *Bridge) republishAll() {
+	b.publishDiscovery()
 	for _, id := range b.ids {
 		b.publishDevice(id, state.Fields(), false)
 	}

@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"bytes"
 	"encoding/json"
+	"image/png"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -421,4 +422,46 @@ func waitState(t *testing.T, c *mqtttest.Client, id string, ok func(state.State)
 		return false
 	})
 	return st
+}
+
+// TestBridge_SceneNotForThisDisplay chooses a scene the display's size
+// cannot show: refused like any bad input, with the reason.
+func TestBridge_SceneNotForThisDisplay(t *testing.T) {
+	url := mqtttest.StartMosquitto(t, mqtttest.Options{}).URL()
+	d := startDaemon(t, url, []string{"strip"}, nil, stripDisplay(0))
+	c := mqtttest.Connect(t, url)
+	c.Subscribe(base + "/#")
+	c.Publish(topic("strip", "activeScene/set"), "bars", false)
+	ev := c.WaitFor(5*time.Second, "an event", func(m mqtttest.Msg) bool { return m.Topic == base+"/bridge/event" })
+	checkEvent(t, ev, topic("strip", "activeScene/set"), []byte("bars"), "cannot draw on a 32x8 display", false)
+	if st, _ := d.store.Get("strip"); st.ActiveScene != "startup" {
+		t.Errorf("scene %q after a refused set", st.ActiveScene)
+	}
+}
+
+// TestBridge_FramePreview checks the frame topic: a retained PNG of the
+// display's size that follows the scene.
+func TestBridge_FramePreview(t *testing.T) {
+	url := mqtttest.StartMosquitto(t, mqtttest.Options{}).URL()
+	startDaemon(t, url, []string{"demo"}, nil)
+	c := mqtttest.Connect(t, url)
+	c.Subscribe(base + "/#")
+	c.Publish(topic("demo", "activeScene/set"), "empty", false)
+	m := c.WaitFor(5*time.Second, "a black frame", func(m mqtttest.Msg) bool {
+		if m.Topic != topic("demo", "frame") {
+			return false
+		}
+		img, err := png.Decode(bytes.NewReader(m.Payload))
+		if err != nil || img.Bounds().Dx() != 64 || img.Bounds().Dy() != 64 {
+			return false
+		}
+		r, g, b, _ := img.At(32, 32).RGBA()
+		return r == 0 && g == 0 && b == 0
+	})
+	if m.QoS != 1 {
+		t.Errorf("frame at QoS %d", m.QoS)
+	}
+	if got := mqtttest.Retained(t, url, topic("demo", "frame")); len(got) != 1 {
+		t.Error("the frame is not retained")
+	}
 }

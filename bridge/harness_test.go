@@ -65,6 +65,18 @@ type setup func(*bridge.Options)
 // state), waits until its state is published, and stops it at the end.
 func startDaemon(t *testing.T, url string, ids []string, report *atomic.Pointer[bridge.Bridge], tune ...setup) *daemon {
 	t.Helper()
+	return startDaemonWith(t, url, base, ids, report, tune...)
+}
+
+// startDaemonAt is startDaemon for a bridge whose base topic tune sets to
+// baseTopic.
+func startDaemonAt(t *testing.T, url, baseTopic string, ids []string, tune ...setup) *daemon {
+	t.Helper()
+	return startDaemonWith(t, url, baseTopic, ids, nil, tune...)
+}
+
+func startDaemonWith(t *testing.T, url, baseTopic string, ids []string, report *atomic.Pointer[bridge.Bridge], tune ...setup) *daemon {
+	t.Helper()
 	d := &daemon{t: t, url: url, store: state.NewStore(), sims: make(map[string]*sim.Pixoo), done: make(chan error, 1)}
 	logs := slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})
 	var devices []bridge.Device
@@ -114,22 +126,24 @@ func startDaemon(t *testing.T, url string, ids []string, report *atomic.Pointer[
 	d.cancel = cancel
 	go func() { d.done <- d.bridge.Run(ctx) }()
 	t.Cleanup(d.stop)
-	waitOnline(t, url, ids)
+	waitOnline(t, url, baseTopic, ids)
 	return d
 }
 
 // waitOnline waits until bridge/state is online and every device's state
-// is retained.
-func waitOnline(t *testing.T, url string, ids []string) {
+// and availability are retained.
+func waitOnline(t *testing.T, url, baseTopic string, ids []string) {
 	t.Helper()
 	w := mqtttest.Connect(t, url)
-	w.Subscribe(base + "/#")
+	w.Subscribe(baseTopic + "/#")
 	w.WaitFor(10*time.Second, "bridge/state online", func(m mqtttest.Msg) bool {
-		return m.Topic == base+"/bridge/state" && m.Text() == "online"
+		return m.Topic == baseTopic+"/bridge/state" && m.Text() == "online"
 	})
 	for _, id := range ids {
-		w.WaitFor(10*time.Second, id+" state", func(m mqtttest.Msg) bool { return m.Topic == topic(id, "state") })
-		w.WaitFor(10*time.Second, id+" availability", func(m mqtttest.Msg) bool { return m.Topic == topic(id, "availability") })
+		for _, suffix := range []string{"state", "availability"} {
+			want := baseTopic + "/" + id + "/" + suffix
+			w.WaitFor(10*time.Second, want, func(m mqtttest.Msg) bool { return m.Topic == want })
+		}
 	}
 }
 

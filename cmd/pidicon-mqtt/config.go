@@ -50,6 +50,9 @@ type BrokerConfig struct {
 type HomeAssistantConfig struct {
 	Enabled         bool   `mapstructure:"enabled"`
 	DiscoveryPrefix string `mapstructure:"discovery_prefix"`
+	// StatusTopic is Home Assistant's birth topic (default
+	// <discovery_prefix>/status).
+	StatusTopic string `mapstructure:"status_topic"`
 }
 
 // StateConfig is the state file.
@@ -112,6 +115,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("broker.allow_anonymous", false)
 	v.SetDefault("homeassistant.enabled", true)
 	v.SetDefault("homeassistant.discovery_prefix", "homeassistant")
+	v.SetDefault("homeassistant.status_topic", "")
 	v.SetDefault("state.path", "")
 	v.SetDefault("state.debounce", "10s")
 	v.SetDefault("state.max_delay", "60s")
@@ -162,6 +166,9 @@ func displayPath(path string) string {
 func (c *Config) fillDefaults(getenv func(string) string) {
 	if c.MQTT.ClientID == "" {
 		c.MQTT.ClientID = "pidicon-mqtt-" + c.MQTT.BaseTopic
+	}
+	if c.HomeAssistant.StatusTopic == "" {
+		c.HomeAssistant.StatusTopic = c.HomeAssistant.DiscoveryPrefix + "/status"
 	}
 	if c.State.Path == "" {
 		c.State.Path = defaultStatePath(getenv)

@@ -98,6 +98,11 @@ func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv fu
 		File:        doc,
 		Devices:     devices,
 		Flush:       flush,
+		HomeAssistant: bridge.HomeAssistant{
+			Enabled:         cfg.HomeAssistant.Enabled,
+			DiscoveryPrefix: cfg.HomeAssistant.DiscoveryPrefix,
+			StatusTopic:     cfg.HomeAssistant.StatusTopic,
+		},
 	})
 	br.Store(b)
 

@@ -13,6 +13,7 @@ const (
 	Fill    = "fill"
 	Empty   = "empty"
 	Wave    = "wave"
+	Bars    = "bars"
 )
 
 // The display sizes the built-in scenes are laid out for.
@@ -32,8 +33,8 @@ var (
 	tealGreen = color.RGBA{R: 0, G: 200, B: 150, A: 255}
 )
 
-// Builtin returns the built-in scenes: startup, clock, fill, empty and wave,
-// in that order. Each call returns a new registry.
+// Builtin returns the built-in scenes: startup, clock, fill, empty, wave
+// and bars, in that order. Each call returns a new registry.
 func Builtin() *Registry {
 	both := func() []Size { return []Size{sizePixoo64, sizeAwtrix} }
 	return NewRegistry(
@@ -42,6 +43,9 @@ func Builtin() *Registry {
 		Scene{Name: Fill, Sizes: both(), Render: renderFill},
 		Scene{Name: Empty, Sizes: both(), Render: renderEmpty},
 		Scene{Name: Wave, Sizes: both(), FPS: 5, Render: renderWave},
+		// A test card needs the square panel: on a 32x8 strip the bars
+		// would be four pixels wide.
+		Scene{Name: Bars, Sizes: []Size{sizePixoo64}, Render: renderBars},
 	)
 }
 
@@ -192,6 +196,31 @@ func renderWave(dst *image.RGBA, p Params) {
 			v := max(255-d*(255-floor)/band16, floor)
 			setPixel(dst, b.Min.X+x, b.Min.Y+y, hue(baseHue+y*hueSteps/(4*h), v))
 		}
+	}
+}
+
+// renderBars draws a test card: seven colour bars over a grey ramp, to
+// check a panel's colours and brightness.
+func renderBars(dst *image.RGBA, _ Params) {
+	b := dst.Bounds()
+	bars := []color.RGBA{
+		white,
+		{R: 255, G: 255, A: 255}, // yellow
+		{G: 255, B: 255, A: 255}, // cyan
+		{G: 255, A: 255},         // green
+		{R: 255, B: 255, A: 255}, // magenta
+		{R: 255, A: 255},         // red
+		{B: 255, A: 255},         // blue
+	}
+	split := b.Min.Y + b.Dy()*3/4
+	for i, c := range bars {
+		x0 := b.Min.X + i*b.Dx()/len(bars)
+		x1 := b.Min.X + (i+1)*b.Dx()/len(bars)
+		fillRect(dst, image.Rect(x0, b.Min.Y, x1, split), c)
+	}
+	for x := b.Min.X; x < b.Max.X; x++ {
+		v := uint8((x - b.Min.X) * 255 / max(b.Dx()-1, 1))
+		fillRect(dst, image.Rect(x, split, x+1, b.Max.Y), color.RGBA{R: v, G: v, B: v, A: 255})
 	}
 }
 

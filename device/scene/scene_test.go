@@ -21,11 +21,11 @@ func TestSize_String(t *testing.T) {
 }
 
 func TestBuiltin_Names(t *testing.T) {
-	want := []string{"startup", "clock", "fill", "empty", "wave"}
+	want := []string{"startup", "clock", "fill", "empty", "wave", "bars"}
 	if got := scene.Builtin().Names(); !slices.Equal(got, want) {
 		t.Errorf("Names() = %q, want %q", got, want)
 	}
-	consts := []string{scene.Startup, scene.Clock, scene.Fill, scene.Empty, scene.Wave}
+	consts := []string{scene.Startup, scene.Clock, scene.Fill, scene.Empty, scene.Wave, scene.Bars}
 	if !slices.Equal(consts, want) {
 		t.Errorf("name constants = %q, want %q", consts, want)
 	}
@@ -57,7 +57,8 @@ func TestRegistry_For(t *testing.T) {
 		scene.Scene{Name: "both", Sizes: []scene.Size{awtrix, pixoo64}},
 		scene.Scene{Name: "strip", Sizes: []scene.Size{awtrix}},
 	)
-	all := []string{"startup", "clock", "fill", "empty", "wave"}
+	all := []string{"startup", "clock", "fill", "empty", "wave", "bars"}
+	strip := []string{"startup", "clock", "fill", "empty", "wave"}
 	tests := []struct {
 		name string
 		reg  *scene.Registry
@@ -65,7 +66,7 @@ func TestRegistry_For(t *testing.T) {
 		want []string
 	}{
 		{"builtin 64x64", scene.Builtin(), pixoo64, all},
-		{"builtin 32x8", scene.Builtin(), awtrix, all},
+		{"builtin 32x8", scene.Builtin(), awtrix, strip},
 		{"builtin 16x16", scene.Builtin(), scene.Size{W: 16, H: 16}, nil},
 		{"mixed 64x64", mixed, pixoo64, []string{"big", "both"}},
 		{"mixed 32x8", mixed, awtrix, []string{"both", "strip"}},

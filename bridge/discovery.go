@@ -1,0 +1,252 @@
+package bridge
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/pidicon/pidicon-mqtt/state"
+)
+
+// HomeAssistant configures MQTT discovery for Home Assistant.
+type HomeAssistant struct {
+	// Enabled publishes discovery configs; when false, ours are cleared.
+	Enabled bool
+	// DiscoveryPrefix is Home Assistant's discovery prefix (homeassistant).
+	DiscoveryPrefix string
+	// StatusTopic is where Home Assistant announces itself ("online");
+	// the bridge then republishes discovery and state.
+	StatusTopic string
+}
+
+// supportURL is where users find help, published in the origin block.
+const supportURL = "https://github.com/pidicon/pidicon-mqtt"
+
+// entity is one discovery config: the component and object id name its
+// topic, <prefix>/<component>/<base>/<object id>/config.
+type entity struct {
+	component string
+	objectID  string
+	config    map[string]any
+}
+
+// discoveryFilter matches every discovery config this daemon can have
+// published: our base topic is the node id.
+func (b *Bridge) discoveryFilter() string {
+	return b.opts.HomeAssistant.DiscoveryPrefix + "/+/" + b.topics.base + "/+/config"
+}
+
+func (b *Bridge) discoveryTopic(e entity) string {
+	return b.opts.HomeAssistant.DiscoveryPrefix + "/" + e.component + "/" + b.topics.base + "/" + e.objectID + "/config"
+}
+
+// uniqueID is <base>_<id>_<entity> (CONTRACT §3), stable forever.
+func (b *Bridge) uniqueID(id, name string) string { return b.topics.base + "_" + id + "_" + name }
+
+// origin is the origin block of every config.
+func (b *Bridge) origin() map[string]any {
+	return map[string]any{"name": "pidicon-mqtt", "sw_version": b.opts.Version, "support_url": supportURL}
+}
+
+// bridgeDeviceID identifies the bridge itself as a Home Assistant device.
+func (b *Bridge) bridgeDeviceID() string { return b.topics.base + "_bridge" }
+
+// hardware is what Home Assistant shows as a device's maker and model.
+func hardware(typ string) (manufacturer, model string) {
+	switch typ {
+	case "pixoo64":
+		return "Divoom", "Pixoo 64"
+	case "awtrix":
+		return "AWTRIX", "AWTRIX 3 clock"
+	case "sim":
+		return "pidicon-mqtt", "Simulated Pixoo 64"
+	case "sim-awtrix":
+		return "pidicon-mqtt", "Simulated AWTRIX 3"
+	}
+	return "pidicon-mqtt", "Display (" + typ + ")"
+}
+
+// entities lists the discovery configs of every configured device and of
+// the bridge.
+func (b *Bridge) entities() []entity {
+	var out []entity
+	for _, id := range b.ids {
+		out = append(out, b.deviceEntities(b.devices[id])...)
+	}
+	return append(out, b.bridgeEntities()...)
+}
+
+func (b *Bridge) deviceEntities(d *Device) []entity {
+	t := func(suffix string) string { return b.topics.device(d.ID, suffix) }
+	manufacturer, model := hardware(d.Type)
+	dev := map[string]any{
+		"identifiers":  []string{b.topics.base + "_" + d.ID},
+		"name":         d.Name,
+		"manufacturer": manufacturer,
+		"model":        model,
+		"sw_version":   b.opts.Version,
+		"via_device":   b.bridgeDeviceID(),
+	}
+	availability := []map[string]string{
+		{"topic": b.topics.bridge(bridgeState)},
+		{"topic": t(topicAvailability)},
+	}
+	// common fills the keys every entity of the device shares.
+	common := func(component, name, label string, cfg map[string]any) entity {
+		uid := b.uniqueID(d.ID, name)
+		cfg["unique_id"] = uid
+		cfg["default_entity_id"] = component + "." + uid
+		cfg["name"] = label
+		cfg["device"] = dev
+		cfg["origin"] = b.origin()
+		cfg["availability"] = availability
+		cfg["availability_mode"] = "all"
+		cfg["qos"] = 1
+		return entity{component: component, objectID: d.ID + "_" + name, config: cfg}
+	}
+	playStates := []string{}
+	for _, p := range state.PlayStates() {
+		playStates = append(playStates, string(p))
+	}
+	levels := []string{}
+	for _, l := range state.LogLevels() {
+		levels = append(levels, string(l))
+	}
+	metric := func(name, label, template string, extra map[string]any) entity {
+		cfg := map[string]any{
+			"state_topic":     t(topicMetrics),
+			"value_template":  template,
+			"entity_category": "diagnostic",
+		}
+		for k, v := range extra {
+			cfg[k] = v
+		}
+		return common("sensor", name, label, cfg)
+	}
+	return []entity{
+		common("light", "display", "Display", map[string]any{
+			"command_topic":            t(state.FieldDisplayOn + "/" + topicSet),
+			"state_topic":              t(state.FieldDisplayOn),
+			"payload_on":               "true",
+			"payload_off":              "false",
+			"brightness_command_topic": t(state.FieldBrightness + "/" + topicSet),
+			"brightness_state_topic":   t(state.FieldBrightness),
+			"brightness_scale":         100,
+		}),
+		common("select", "scene", "Scene", map[string]any{
+			"command_topic": t(state.FieldActiveScene + "/" + topicSet),
+			"state_topic":   t(state.FieldActiveScene),
+			"options":       d.Controller.Scenes(),
+			"icon":          "mdi:palette",
+		}),
+		common("select", "play_state", "Play state", map[string]any{
+			"command_topic": t(state.FieldPlayState + "/" + topicSet),
+			"state_topic":   t(state.FieldPlayState),
+			"options":       playStates,
+			"icon":          "mdi:play-pause",
+		}),
+		common("select", "logging_level", "Logging level", map[string]any{
+			"command_topic":   t(state.FieldLoggingLevel + "/" + topicSet),
+			"state_topic":     t(state.FieldLoggingLevel),
+			"options":         levels,
+			"entity_category": "config",
+			"icon":            "mdi:math-log",
+		}),
+		metric("status", "Status", "{{ value_json.status }}", nil),
+		metric("fps", "Frame rate", "{{ value_json.fps }}", map[string]any{"unit_of_measurement": "fps", "state_class": "measurement"}),
+		metric("pushes", "Frames pushed", "{{ value_json.pushes }}", map[string]any{"state_class": "total_increasing"}),
+		metric("skipped", "Frames skipped", "{{ value_json.skipped }}", map[string]any{"state_class": "total_increasing"}),
+		metric("errors", "Errors", "{{ value_json.errors }}", map[string]any{"state_class": "total_increasing"}),
+		common("image", "frame", "Frame", map[string]any{
+			"image_topic":  t(topicFrame),
+			"content_type": "image/png",
+		}),
+		common("button", "republish", "Republish state", map[string]any{
+			"command_topic":   t(topicGet),
+			"payload_press":   "PRESS",
+			"entity_category": "diagnostic",
+		}),
+	}
+}
+
+// bridgeEntities are the bridge's own: a connectivity sensor and a button
+// that republishes everything.
+func (b *Bridge) bridgeEntities() []entity {
+	dev := map[string]any{
+		"identifiers":  []string{b.bridgeDeviceID()},
+		"name":         "pidicon-mqtt bridge (" + b.topics.base + ")",
+		"manufacturer": "pidicon-mqtt",
+		"model":        "MQTT bridge",
+		"sw_version":   b.opts.Version,
+	}
+	mk := func(component, name, label string, cfg map[string]any) entity {
+		uid := b.uniqueID("bridge", name)
+		cfg["unique_id"] = uid
+		cfg["default_entity_id"] = component + "." + uid
+		cfg["name"] = label
+		cfg["device"] = dev
+		cfg["origin"] = b.origin()
+		cfg["qos"] = 1
+		cfg["entity_category"] = "diagnostic"
+		return entity{component: component, objectID: "bridge_" + name, config: cfg}
+	}
+	return []entity{
+		mk("binary_sensor", "connection", "Connection", map[string]any{
+			"state_topic":  b.topics.bridge(bridgeState),
+			"payload_on":   online,
+			"payload_off":  offline,
+			"device_class": "connectivity",
+		}),
+		mk("button", "republish", "Republish everything", map[string]any{
+			"command_topic":      b.topics.bridge(bridgeRequest + requestRepublish),
+			"payload_press":      "PRESS",
+			"availability_topic": b.topics.bridge(bridgeState),
+		}),
+	}
+}
+
+// publishDiscovery publishes every discovery config, retained.
+func (b *Bridge) publishDiscovery() {
+	if !b.opts.HomeAssistant.Enabled {
+		return
+	}
+	for _, e := range b.entities() {
+		js, err := json.Marshal(e.config)
+		if err != nil {
+			b.log.Error("encode discovery config", "entity", e.objectID, "error", err)
+			continue
+		}
+		b.retain(b.discoveryTopic(e), js)
+	}
+}
+
+// clearStale deletes (empty retained payloads) the discovery configs found
+// on the broker that match no configured entity (or all of ours, when
+// discovery is off), and the retained topics of devices no longer in the
+// config.
+func (b *Bridge) clearStale(configs []string, devices []string) {
+	want := make(map[string]bool)
+	if b.opts.HomeAssistant.Enabled {
+		for _, e := range b.entities() {
+			want[b.discoveryTopic(e)] = true
+		}
+	}
+	var cleared []string
+	for _, topic := range configs {
+		if !want[topic] {
+			b.retain(topic, nil)
+			cleared = append(cleared, topic)
+		}
+	}
+	if len(cleared) > 0 {
+		b.log.Info("cleared discovery configs of entities no longer configured", "topics", strings.Join(cleared, ", "))
+	}
+	for _, id := range devices {
+		if _, ok := b.devices[id]; ok || id == bridgeID {
+			continue
+		}
+		for _, suffix := range append(state.Fields(), topicState, topicAvailability, topicMetrics, topicFrame) {
+			b.retain(b.topics.device(id, suffix), nil)
+		}
+		b.log.Info("cleared the retained topics of a device no longer configured", "device", id)
+	}
+}
