@@ -216,7 +216,22 @@ type run struct {
 	previewAt   time.Time
 	previewDue  bool
 	lastPreview []byte
+	encoder     png.Encoder
+	pngBuf      bytes.Buffer
 }
+
+// newPreviewEncoder encodes frame previews: fast compression (a preview is
+// a few KB either way) and buffers kept between frames.
+func newPreviewEncoder() png.Encoder {
+	return png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngBuffers{}}
+}
+
+// pngBuffers keeps one PNG encoder's buffers between frames (only the
+// controller's goroutine encodes).
+type pngBuffers struct{ b *png.EncoderBuffer }
+
+func (p *pngBuffers) Get() *png.EncoderBuffer  { return p.b }
+func (p *pngBuffers) Put(b *png.EncoderBuffer) { p.b = b }
 
 // applied is what the hardware is known to show; nil is unknown.
 type applied struct {
@@ -235,6 +250,7 @@ func (c *Controller) Run(ctx context.Context, obs Observer) error {
 		buf:        image.NewRGBA(image.Rect(0, 0, size.W, size.H)),
 		shown:      image.NewRGBA(image.Rect(0, 0, size.W, size.H)),
 		m:          Metrics{Status: StatusSwitching},
+		encoder:    newPreviewEncoder(),
 	}
 	r.sentMetrics.Status = "" // so the first tick publishes
 	r.metricsAt = time.Now()

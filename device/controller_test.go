@@ -83,7 +83,7 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 }
 
 // realDevice is a simulated Pixoo on a loopback port with the real driver.
-func realDevice(t *testing.T) (*sim.Pixoo, *sim.Server, *pixoo64.Client) {
+func realDevice(t testing.TB) (*sim.Pixoo, *sim.Server, *pixoo64.Client) {
 	t.Helper()
 	p := sim.NewPixoo()
 	srv := sim.NewServer(p)

@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -118,4 +121,113 @@ devices: [{id: clock, type: %s, host: %q, probe_interval: 200ms}]
 			}
 		})
 	}
+}
+
+// framePNG reads the simulator's frame.
+func framePNG(addr string) (image.Image, error) {
+	resp, err := http.Get("http://" + addr + "/frame.png")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return png.Decode(resp.Body)
+}
+
+// solidFrame reports whether the simulator shows one colour everywhere.
+func solidFrame(addr string, c color.RGBA) bool {
+	img, err := framePNG(addr)
+	if err != nil {
+		return false
+	}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if color.RGBAModel.Convert(img.At(x, y)) != c {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// TestDaemon_ScenesOnTheSimulator selects scenes and play states over MQTT
+// and looks at the standalone simulator's frame: what a user would see.
+func TestDaemon_ScenesOnTheSimulator(t *testing.T) {
+	url := mqtttest.StartMosquitto(t, mqtttest.Options{}).URL()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	startSimProc(t, "pixoo64", addr)
+	config := writeConfig(t, t.TempDir(), fmt.Sprintf(`
+mqtt: {url: %q}
+state: {persist: false}
+devices: [{id: lab, type: pixoo64, host: %q, fill_color: "#00ff00", probe_interval: 200ms}]
+`, url, addr))
+	c := mqtttest.Connect(t, url)
+	c.Subscribe("pidicon/#")
+	d := startProc(t, config)
+	waitState(t, c, "lab", func(state.State) bool { return true })
+	pushes := func() float64 {
+		st, _ := simState(addr)
+		n, _ := st["pushes"].(float64)
+		return n
+	}
+
+	c.Publish("pidicon/lab/activeScene/set", "fill", false)
+	mqtttest.WaitUntil(t, 5*time.Second, "the display shows the fill colour", func() bool {
+		return solidFrame(addr, color.RGBA{G: 255, A: 255})
+	})
+
+	c.Publish("pidicon/lab/activeScene/set", "wave", false)
+	first := pushes()
+	mqtttest.WaitUntil(t, 5*time.Second, "the animation runs", func() bool { return pushes() >= first+5 })
+
+	c.Publish("pidicon/lab/playState/set", "paused", false)
+	c.WaitFor(5*time.Second, "paused in the metrics", func(m mqtttest.Msg) bool {
+		return m.Topic == "pidicon/lab/metrics" && m.JSON()["status"] == "paused"
+	})
+	frozen, before := pushes(), mustFrame(t, addr)
+	// Metrics come at most once a second (lastSeen moves with every probe):
+	// two more of them span over a second of pause.
+	for range 2 {
+		if _, ok := c.WaitSince(c.Mark(), 5*time.Second, func(m mqtttest.Msg) bool { return m.Topic == "pidicon/lab/metrics" }); !ok {
+			t.Fatal("no metrics while paused")
+		}
+	}
+	if n := pushes(); n != frozen {
+		t.Errorf("%v frames pushed while paused", n-frozen)
+	}
+	if after := mustFrame(t, addr); !sameImage(before, after) {
+		t.Error("the frame changed while paused")
+	}
+
+	c.Publish("pidicon/lab/playState/set", "stopped", false)
+	mqtttest.WaitUntil(t, 5*time.Second, "the display shows black", func() bool {
+		return solidFrame(addr, color.RGBA{A: 255})
+	})
+	if code := d.stop(syscall.SIGTERM, 5*time.Second); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}
+
+func mustFrame(t *testing.T, addr string) image.Image {
+	t.Helper()
+	img, err := framePNG(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func sameImage(a, b image.Image) bool {
+	if a.Bounds() != b.Bounds() {
+		return false
+	}
+	r := a.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if color.RGBAModel.Convert(a.At(x, y)) != color.RGBAModel.Convert(b.At(x, y)) {
+				return false
+			}
+		}
+	}
+	return true
 }

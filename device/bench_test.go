@@ -1,0 +1,97 @@
+package device_test
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"io"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pidicon/pidicon-mqtt/device"
+	"github.com/pidicon/pidicon-mqtt/device/pixoo64"
+	"github.com/pidicon/pidicon-mqtt/device/scene"
+	"github.com/pidicon/pidicon-mqtt/state"
+)
+
+// BenchmarkFrame renders one 64x64 frame of the animated scene and encodes
+// it as the controller does: as a PNG (the frame preview) and as a Pixoo
+// push (the JSON body, through the real driver into a handler that only
+// reads it; no network).
+func BenchmarkFrame(b *testing.B) {
+	wave, _ := scene.Builtin().Lookup(scene.Wave)
+	frame := image.NewRGBA(image.Rect(0, 0, 64, 64))
+	b.Run("render", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			wave.Render(frame, scene.Params{Frame: i})
+		}
+	})
+	b.Run("render+png", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf bytes.Buffer
+		enc := device.PreviewEncoder()
+		for i := 0; b.Loop(); i++ {
+			wave.Render(frame, scene.Params{Frame: i})
+			buf.Reset()
+			if err := enc.Encode(&buf, frame); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(buf.Len()), "png-bytes")
+	})
+	b.Run("render+pixoo-body", func(b *testing.B) {
+		ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			w.Write([]byte(`{"error_code":0}`))
+		})
+		drv, err := pixoo64.New("127.0.0.1:80", pixoo64.Options{HTTPClient: &http.Client{Transport: handlerTransport{ok}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			wave.Render(frame, scene.Params{Frame: i})
+			if err := drv.PushFrame(ctx, frame); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkController_5fps runs one device on the animated scene (5 frames
+// a second) against the real simulator over loopback, for a second of wall
+// time per iteration, and reports the process's CPU time as a share of one
+// core (the simulator's work included, since it runs in this process).
+// Run it with -benchtime=3x.
+func BenchmarkController_5fps(b *testing.B) {
+	p, _, drv := realDevice(b)
+	c := device.NewController(device.Options{ID: "bench", Driver: drv, Scenes: scene.Builtin()})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx, &recorder{}); close(done) }()
+	defer func() { cancel(); <-done }()
+	c.Desire(state.State{ActiveScene: scene.Wave, PlayState: state.Playing, Brightness: 50, DisplayOn: true, LoggingLevel: state.LevelError}, true)
+
+	var cpu, wall time.Duration
+	pushes := p.Pushes()
+	for b.Loop() {
+		before, start := cpuTime(b), time.Now()
+		<-time.After(time.Second) // the measurement window: a second of playback
+		cpu += cpuTime(b) - before
+		wall += time.Since(start)
+	}
+	b.ReportMetric(cpu.Seconds()/wall.Seconds(), "core-share")
+	b.ReportMetric(float64(p.Pushes()-pushes)/wall.Seconds(), "frames/s")
+}
+
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
