@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -60,6 +61,20 @@ func (f *persisterFixture) set(b int) {
 	if _, changed, err := f.store.Apply("demo", state.Patch{Brightness: ptr(b)}, time.Now()); err != nil || !changed {
 		f.t.Fatalf("Apply(brightness %d) = changed %v, %v", b, changed, err)
 	}
+}
+
+// onDiskTime returns the timestamp of demo's entry in the file, if any.
+func (f *persisterFixture) onDiskTime() (time.Time, bool) {
+	f.t.Helper()
+	doc, err := state.ReadFile(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return time.Time{}, false
+	}
+	if err != nil {
+		f.t.Fatalf("ReadFile: %v", err)
+	}
+	e, ok := doc.Devices["demo"]
+	return e.Timestamp, ok
 }
 
 // onDisk returns demo's brightness in the file, or -1 if there is no file.
@@ -126,25 +141,38 @@ func TestPersister_Debounce(t *testing.T) {
 	})
 }
 
-// TestPersister_MaxDelay changes the state every debounce/2, so the
-// debounce never runs out; the file must still never lag more than
-// maxDelay behind the oldest change not on it.
+// TestPersister_MaxDelay changes the state every second, and every
+// debounce/2, for minutes, so the debounce never runs out; the file must
+// still never lag more than maxDelay behind the oldest change not on it.
 func TestPersister_MaxDelay(t *testing.T) {
+	for _, every := range []time.Duration{time.Second, debounce / 2} {
+		t.Run(every.String(), func(t *testing.T) { testMaxDelay(t, every) })
+	}
+}
+
+func testMaxDelay(t *testing.T, every time.Duration) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newPersisterFixture(t, filepath.Join(t.TempDir(), "runtime-state.json"))
+		// Timestamps from the bubble's clock (which starts in 2000), so
+		// that each change's timestamp tells it apart in the file.
+		st := demoState()
+		st.Timestamp = time.Time{}
+		f.store.Put("demo", st)
 		start := time.Now()
 		const total = 4*maxDelay + 30*time.Second
-		every := debounce / 2
-		var changedAt []time.Time // changedAt[k]: when brightness became k
+		var changedAt []time.Time // changedAt[k]: when the k-th change was made
 		for time.Since(start) < total {
 			if time.Since(start)%every == 0 {
-				f.set(len(changedAt))
+				f.set(len(changedAt) % 101)
 				changedAt = append(changedAt, time.Now())
 			}
 			advance(time.Second)
 			// The oldest change not on disk is the one after what the
-			// file holds.
-			oldest := f.onDisk() + 1
+			// file holds (changes are told apart by their timestamps).
+			oldest := 0
+			if ts, ok := f.onDiskTime(); ok {
+				oldest = slices.IndexFunc(changedAt, func(c time.Time) bool { return c.Equal(ts) }) + 1
+			}
 			if oldest < len(changedAt) {
 				if lag := time.Since(changedAt[oldest]); lag > maxDelay {
 					t.Fatalf("at %v: change %d of %v is not on disk after %v (max delay %v)",
@@ -162,7 +190,7 @@ func TestPersister_MaxDelay(t *testing.T) {
 		if err := f.stop(); err != nil {
 			t.Fatal(err)
 		}
-		if got := f.onDisk(); got != len(changedAt)-1 {
+		if got := f.onDisk(); got != (len(changedAt)-1)%101 {
 			t.Errorf("after stop the file holds %d, want the last change %d", got, len(changedAt)-1)
 		}
 	})
