@@ -59,14 +59,12 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/device"
+	"github.com/pidicon/pidicon-mqtt/device/httpdevice"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
 )
 
@@ -132,10 +130,9 @@ type Options struct {
 // from one goroutine only (the device's Controller) and is not safe for
 // concurrent use; that lets it reuse its buffers between frames.
 type Client struct {
-	base    string // http://host[:port]
-	hc      *http.Client
-	timeout time.Duration
-	app     string
+	base string // http://host[:port]
+	api  *httpdevice.Client
+	app  string
 
 	customURL  string // base/api/custom?name=<app>
 	switchBody []byte // {"name":"<app>"}
@@ -147,8 +144,7 @@ type Client struct {
 	// uptime is the device's uptime in the last stats read, -1 if unknown.
 	uptime int64
 
-	body  []byte // the custom app body, reused
-	reply []byte // the last reply, reused
+	body []byte // the custom app body, reused
 }
 
 var _ device.Driver = (*Client)(nil)
@@ -156,7 +152,7 @@ var _ device.Driver = (*Client)(nil)
 // New returns a Client for the clock at host: "ip", "ip:port", a host
 // name, or a URL "http://ip:port" (port 80 when absent). It sends nothing.
 func New(host string, opts Options) (*Client, error) {
-	base, err := baseURL(host)
+	base, err := httpdevice.BaseURL(host)
 	if err != nil {
 		return nil, fmt.Errorf("awtrix: host %q: %w", host, err)
 	}
@@ -169,16 +165,6 @@ func New(host string, opts Options) (*Client, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	hc := opts.HTTPClient
-	if hc == nil {
-		// One device, one caller at a time: one kept-alive connection,
-		// no proxy, no HTTP/2.
-		hc = &http.Client{Transport: &http.Transport{
-			DialContext:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConnsPerHost: 1,
-			IdleConnTimeout:     30 * time.Second,
-		}}
-	}
 	switchBody, err := json.Marshal(struct {
 		Name string `json:"name"`
 	}{opts.AppName})
@@ -186,49 +172,21 @@ func New(host string, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("awtrix: encode switch body: %w", err)
 	}
 	return &Client{
-		base:       base,
-		hc:         hc,
-		timeout:    opts.Timeout,
+		base: base,
+		api: httpdevice.New(httpdevice.Config{
+			Name:       "awtrix",
+			HTTPClient: opts.HTTPClient,
+			Timeout:    opts.Timeout,
+			MaxReply:   MaxReplyBytes,
+			BadReply:   ErrBadReply,
+			ErrorText:  maxErrorText,
+		}),
 		app:        opts.AppName,
 		customURL:  base + pathCustom + "?name=" + url.QueryEscape(opts.AppName),
 		switchBody: switchBody,
 		uptime:     -1,
 		body:       make([]byte, 0, appBodyCap),
 	}, nil
-}
-
-// baseURL turns the configured host into the device's base URL.
-func baseURL(host string) (string, error) {
-	host = strings.TrimSpace(host)
-	if host == "" {
-		return "", errors.New("empty host")
-	}
-	if !strings.Contains(host, "://") {
-		if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
-			host = "[" + host + "]" // a bare IPv6 address
-		}
-		host = "http://" + host
-	}
-	u, err := url.Parse(host)
-	if err != nil {
-		return "", err
-	}
-	switch {
-	case u.Scheme != "http":
-		return "", fmt.Errorf("scheme %q is not http", u.Scheme)
-	case u.Hostname() == "":
-		return "", errors.New("no host name")
-	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/"):
-		return "", errors.New("want only a host and port")
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return "", fmt.Errorf("bad port %q", p)
-		}
-	} else if strings.HasSuffix(u.Host, ":") {
-		return "", errors.New("empty port")
-	}
-	return "http://" + u.Host, nil
 }
 
 // checkAppName returns an error unless name is a valid AppName.
@@ -258,7 +216,7 @@ func (c *Client) Size() scene.Size { return scene.Size{W: Width, H: Height} }
 func (c *Client) MaxFPS() float64 { return MaxFPS }
 
 // Close drops the idle connections to the device. The Client stays usable.
-func (c *Client) Close() { c.hc.CloseIdleConnections() }
+func (c *Client) Close() { c.api.CloseIdleConnections() }
 
 // Reset forgets what the Client knows about the device, so the next
 // PushFrame makes the app the visible one again. Any failed request does
@@ -380,9 +338,9 @@ func (c *Client) Stats(ctx context.Context) (Stats, error) {
 	okMatrix := json.Unmarshal(raw["matrix"], &matrix) == nil && matrix != nil
 	if !okBri || !okMatrix {
 		c.Reset()
-		return Stats{}, &replyError{
-			msg:  fmt.Sprintf("awtrix: %s: reply lacks a numeric bri or a boolean matrix", opStats),
-			kind: ErrBadReply,
+		return Stats{}, &httpdevice.ReplyError{
+			Msg:  fmt.Sprintf("awtrix: %s: reply lacks a numeric bri or a boolean matrix", opStats),
+			Kind: ErrBadReply,
 		}
 	}
 	s := Stats{Brightness: int(bri), Matrix: *matrix}
@@ -404,17 +362,18 @@ func (c *Client) Stats(ctx context.Context) (Stats, error) {
 // stats gets /api/stats, checks that it is a JSON object and notes a
 // reboot (the uptime going back) as a reason to switch to the app again.
 func (c *Client) stats(ctx context.Context) (map[string]json.RawMessage, error) {
-	if err := c.do(ctx, http.MethodGet, opStats, c.base+pathStats, nil); err != nil {
+	reply, err := c.do(ctx, http.MethodGet, opStats, c.base+pathStats, nil)
+	if err != nil {
 		return nil, err
 	}
 	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(c.reply, &raw); err != nil || raw == nil {
+	if err := json.Unmarshal(reply, &raw); err != nil || raw == nil {
 		c.Reset()
-		msg := fmt.Sprintf("awtrix: %s: reply %s is not a JSON object", opStats, excerpt(c.reply))
+		msg := fmt.Sprintf("awtrix: %s: reply %s is not a JSON object", opStats, httpdevice.Excerpt(reply))
 		if err != nil {
 			msg += ": " + err.Error()
 		}
-		return nil, &replyError{msg: msg, kind: ErrBadReply}
+		return nil, &httpdevice.ReplyError{Msg: msg, Kind: ErrBadReply}
 	}
 	if up, ok := number(raw["uptime"]); ok && up >= 0 {
 		if int64(up) < c.uptime {

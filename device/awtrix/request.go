@@ -3,12 +3,10 @@ package awtrix
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strconv"
+
+	"github.com/pidicon/pidicon-mqtt/device/httpdevice"
 )
 
 // The API paths the Client uses.
@@ -36,119 +34,49 @@ const replyOK = "OK"
 // error message.
 const maxErrorText = 256
 
-// replyError is an error the device's answer caused; it unwraps to
-// ErrDevice or ErrBadReply.
-type replyError struct {
-	msg  string
-	kind error
-}
-
-func (e *replyError) Error() string { return e.msg }
-func (e *replyError) Unwrap() error { return e.kind }
-
 // command posts body to u and checks that the device answered "OK".
 func (c *Client) command(ctx context.Context, op, u string, body []byte) error {
-	if err := c.do(ctx, http.MethodPost, op, u, body); err != nil {
+	reply, err := c.do(ctx, http.MethodPost, op, u, body)
+	if err != nil {
 		return err
 	}
-	if string(bytes.TrimSpace(c.reply)) != replyOK {
+	if string(bytes.TrimSpace(reply)) != replyOK {
 		c.Reset()
-		return &replyError{
-			msg:  fmt.Sprintf("awtrix: %s: reply %s, want %q", op, excerpt(c.reply), replyOK),
-			kind: ErrBadReply,
+		return &httpdevice.ReplyError{
+			Msg:  fmt.Sprintf("awtrix: %s: reply %s, want %q", op, httpdevice.Excerpt(reply), replyOK),
+			Kind: ErrBadReply,
 		}
 	}
 	return nil
 }
 
 // do sends one request (a POST with a JSON body if body is not nil) and
-// leaves a 200 reply's body in c.reply. Any failure makes the Client forget
-// what it knows about the device (see Reset).
-func (c *Client) do(ctx context.Context, method, op, u string, body []byte) error {
-	err := c.roundTrip(ctx, method, op, u, body)
+// returns a 200 reply's body, valid until the next request. Any failure
+// makes the Client forget what it knows about the device (see Reset).
+func (c *Client) do(ctx context.Context, method, op, u string, body []byte) ([]byte, error) {
+	reply, err := c.roundTrip(ctx, method, op, u, body)
 	if err != nil {
 		c.Reset()
 	}
-	return err
+	return reply, err
 }
 
-func (c *Client) roundTrip(ctx context.Context, method, op, u string, body []byte) error {
-	rctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(rctx, method, u, rd)
+func (c *Client) roundTrip(ctx context.Context, method, op, u string, body []byte) ([]byte, error) {
+	reply, err := c.api.Do(ctx, op, method, u, body)
 	if err != nil {
-		return fmt.Errorf("awtrix: %s: new request: %w", op, err)
+		return nil, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return c.transportError(ctx, rctx, op, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		text, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorText))
-		what := replyText(text)
+	if reply.StatusCode != http.StatusOK {
+		what := replyText(reply.Body)
 		if what == "" {
-			what = http.StatusText(resp.StatusCode)
+			what = http.StatusText(reply.StatusCode)
 		}
-		return &replyError{
-			msg:  fmt.Sprintf("awtrix: %s: device answered %d %s", op, resp.StatusCode, what),
-			kind: ErrDevice,
-		}
-	}
-	c.reply, err = readCapped(c.reply[:0], resp.Body, MaxReplyBytes)
-	if err != nil {
-		if errors.Is(err, errTooLong) {
-			return &replyError{
-				msg:  fmt.Sprintf("awtrix: %s: reply longer than %d bytes", op, MaxReplyBytes),
-				kind: ErrBadReply,
-			}
-		}
-		return c.transportError(ctx, rctx, op, fmt.Errorf("read reply: %w", err))
-	}
-	return nil
-}
-
-// transportError words a failure to get an answer: ctx is the caller's
-// context, rctx the one bounded by the request timeout.
-func (c *Client) transportError(ctx, rctx context.Context, op string, err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // its text repeats the method and URL
-	}
-	if ctx.Err() == nil && errors.Is(rctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("awtrix: %s: no answer within %v (timeout): %w", op, c.timeout, err)
-	}
-	return fmt.Errorf("awtrix: %s: %w", op, err)
-}
-
-var errTooLong = errors.New("too long")
-
-// readCapped appends r to buf up to limit bytes; more is errTooLong.
-func readCapped(buf []byte, r io.Reader, limit int) ([]byte, error) {
-	lr := io.LimitedReader{R: r, N: int64(limit) + 1}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := lr.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if len(buf) > limit {
-			return buf, errTooLong
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
+		return nil, &httpdevice.ReplyError{
+			Msg:  fmt.Sprintf("awtrix: %s: device answered %d %s", op, reply.StatusCode, what),
+			Kind: ErrDevice,
 		}
 	}
+	return reply.Body, nil
 }
 
 // replyText is an error reply's body for a message: as it is when it is a
@@ -156,21 +84,12 @@ func readCapped(buf []byte, r io.Reader, limit int) ([]byte, error) {
 func replyText(data []byte) string {
 	data = bytes.TrimSpace(data)
 	if len(data) > 64 {
-		return excerpt(data)
+		return httpdevice.Excerpt(data)
 	}
 	for _, b := range data {
 		if b < 0x20 || b > 0x7e {
-			return excerpt(data)
+			return httpdevice.Excerpt(data)
 		}
 	}
 	return string(data)
-}
-
-// excerpt quotes the start of a reply for an error message.
-func excerpt(data []byte) string {
-	const max = 64
-	if len(data) > max {
-		return strconv.Quote(string(data[:max])) + "..."
-	}
-	return strconv.Quote(string(data))
 }

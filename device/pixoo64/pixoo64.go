@@ -15,14 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"net"
 	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/device"
+	"github.com/pidicon/pidicon-mqtt/device/httpdevice"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
 )
 
@@ -79,18 +76,16 @@ type Options struct {
 // goroutine only (the device's Controller) and is not safe for concurrent
 // use; that lets it reuse its encoding buffers between frames.
 type Client struct {
-	url     string // http://host[:port]/post
-	hc      *http.Client
-	timeout time.Duration
+	url string // http://host[:port]/post
+	api *httpdevice.Client
 
 	// channelSet reports whether the custom drawing channel is known to be
 	// selected; it is cleared by any failed request and by Reset.
 	channelSet bool
 	ids        picIDs
 
-	rgb   [frameBytes]byte // one frame as RGB888, reused
-	body  []byte           // the Draw/SendHttpGif body, reused
-	reply []byte           // the last reply, reused
+	rgb  [frameBytes]byte // one frame as RGB888, reused
+	body []byte           // the Draw/SendHttpGif body, reused
 }
 
 var _ device.Driver = (*Client)(nil)
@@ -98,7 +93,7 @@ var _ device.Driver = (*Client)(nil)
 // New returns a Client for the device at host: "ip", "ip:port", a host
 // name, or a URL "http://ip:port" (port 80 when absent). It sends nothing.
 func New(host string, opts Options) (*Client, error) {
-	u, err := postURL(host)
+	base, err := httpdevice.BaseURL(host)
 	if err != nil {
 		return nil, fmt.Errorf("pixoo64: host %q: %w", host, err)
 	}
@@ -108,57 +103,18 @@ func New(host string, opts Options) (*Client, error) {
 	if opts.ResetEvery <= 0 {
 		opts.ResetEvery = DefaultResetEvery
 	}
-	hc := opts.HTTPClient
-	if hc == nil {
-		// One device, one caller at a time: one kept-alive connection,
-		// no proxy, no HTTP/2.
-		hc = &http.Client{Transport: &http.Transport{
-			DialContext:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConnsPerHost: 1,
-			IdleConnTimeout:     30 * time.Second,
-		}}
-	}
 	return &Client{
-		url:     u,
-		hc:      hc,
-		timeout: opts.Timeout,
-		ids:     picIDs{every: opts.ResetEvery},
-		body:    make([]byte, 0, frameBodyCap),
+		url: base + "/post",
+		api: httpdevice.New(httpdevice.Config{
+			Name:       "pixoo64",
+			HTTPClient: opts.HTTPClient,
+			Timeout:    opts.Timeout,
+			MaxReply:   MaxReplyBytes,
+			BadReply:   ErrBadReply,
+		}),
+		ids:  picIDs{every: opts.ResetEvery},
+		body: make([]byte, 0, frameBodyCap),
 	}, nil
-}
-
-// postURL turns the configured host into the URL of the command endpoint.
-func postURL(host string) (string, error) {
-	host = strings.TrimSpace(host)
-	if host == "" {
-		return "", errors.New("empty host")
-	}
-	if !strings.Contains(host, "://") {
-		if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
-			host = "[" + host + "]" // a bare IPv6 address
-		}
-		host = "http://" + host
-	}
-	u, err := url.Parse(host)
-	if err != nil {
-		return "", err
-	}
-	switch {
-	case u.Scheme != "http":
-		return "", fmt.Errorf("scheme %q is not http", u.Scheme)
-	case u.Hostname() == "":
-		return "", errors.New("no host name")
-	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/"):
-		return "", errors.New("want only a host and port")
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return "", fmt.Errorf("bad port %q", p)
-		}
-	} else if strings.HasSuffix(u.Host, ":") {
-		return "", errors.New("empty port")
-	}
-	return "http://" + u.Host + "/post", nil
 }
 
 // URL is the endpoint every command is POSTed to.
@@ -171,7 +127,7 @@ func (c *Client) Size() scene.Size { return scene.Size{W: Width, H: Height} }
 func (c *Client) MaxFPS() float64 { return MaxFPS }
 
 // Close drops the idle connections to the device. The Client stays usable.
-func (c *Client) Close() { c.hc.CloseIdleConnections() }
+func (c *Client) Close() { c.api.CloseIdleConnections() }
 
 // Reset forgets what the Client knows about the device, so the next
 // PushFrame selects the drawing channel and resets the frame id counter
@@ -237,9 +193,9 @@ func (c *Client) Conf(ctx context.Context) (Conf, error) {
 	}
 	if r.Brightness == nil || r.LightSwitch == nil {
 		c.Reset()
-		return Conf{}, &replyError{
-			msg:  fmt.Sprintf("pixoo64: %s: reply lacks Brightness or LightSwitch", cmdGetAllConf),
-			kind: ErrBadReply,
+		return Conf{}, &httpdevice.ReplyError{
+			Msg:  fmt.Sprintf("pixoo64: %s: reply lacks Brightness or LightSwitch", cmdGetAllConf),
+			Kind: ErrBadReply,
 		}
 	}
 	return Conf{Brightness: *r.Brightness, ScreenOn: *r.LightSwitch != 0}, nil

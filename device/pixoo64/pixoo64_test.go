@@ -530,9 +530,14 @@ func TestClient_Success(t *testing.T) {
 	}
 }
 
-func TestClient_Timeout(t *testing.T) {
+// hangingServer is a device that takes requests and never answers until
+// the test ends; entered gets a value per request.
+func hangingServer(t *testing.T) (url string, entered <-chan struct{}) {
+	t.Helper()
 	release := make(chan struct{})
+	in := make(chan struct{}, 16)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in <- struct{}{}
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -540,8 +545,12 @@ func TestClient_Timeout(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) }) // runs before srv.Close
+	return srv.URL, in
+}
 
-	c := newClient(t, srv.URL, pixoo64.Options{Timeout: 50 * time.Millisecond})
+func TestClient_Timeout(t *testing.T) {
+	u, _ := hangingServer(t)
+	c := newClient(t, u, pixoo64.Options{Timeout: 50 * time.Millisecond})
 	start := time.Now()
 	err := c.Probe(t.Context())
 	if !errors.Is(err, context.DeadlineExceeded) {
@@ -557,19 +566,8 @@ func TestClient_Timeout(t *testing.T) {
 }
 
 func TestClient_Cancelled(t *testing.T) {
-	release := make(chan struct{})
-	entered := make(chan struct{}, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		entered <- struct{}{}
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(release) })
-
-	c := newClient(t, srv.URL, pixoo64.Options{Timeout: time.Minute})
+	u, entered := hangingServer(t)
+	c := newClient(t, u, pixoo64.Options{Timeout: time.Minute})
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
 		<-entered

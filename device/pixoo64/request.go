@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
+
+	"github.com/pidicon/pidicon-mqtt/device/httpdevice"
 )
 
 // The commands the Client sends, as the Command field spells them.
@@ -30,16 +29,6 @@ const drawingChannel = 3
 // a body it cannot parse; it comes with HTTP 200 and must not pass for
 // success.
 const illegalJSON = "Request data illegal json"
-
-// replyError is an error the device's answer caused; it unwraps to
-// ErrDevice or ErrBadReply.
-type replyError struct {
-	msg  string
-	kind error
-}
-
-func (e *replyError) Error() string { return e.msg }
-func (e *replyError) Unwrap() error { return e.kind }
 
 // command encodes body as JSON and posts it as cmd.
 func (c *Client) command(ctx context.Context, cmd string, body, out any) error {
@@ -63,71 +52,17 @@ func (c *Client) post(ctx context.Context, cmd string, body []byte, out any) err
 }
 
 func (c *Client) roundTrip(ctx context.Context, cmd string, body []byte, out any) error {
-	rctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.url, bytes.NewReader(body))
+	reply, err := c.api.Do(ctx, cmd, http.MethodPost, c.url, body)
 	if err != nil {
-		return fmt.Errorf("pixoo64: %s: new request: %w", cmd, err)
+		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return c.transportError(ctx, rctx, cmd, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return &replyError{
-			msg:  fmt.Sprintf("pixoo64: %s: device answered HTTP status %s", cmd, resp.Status),
-			kind: ErrDevice,
+	if reply.StatusCode != http.StatusOK {
+		return &httpdevice.ReplyError{
+			Msg:  fmt.Sprintf("pixoo64: %s: device answered HTTP status %s", cmd, reply.Status),
+			Kind: ErrDevice,
 		}
 	}
-	c.reply, err = readCapped(c.reply[:0], resp.Body, MaxReplyBytes)
-	if err != nil {
-		if errors.Is(err, errTooLong) {
-			return &replyError{
-				msg:  fmt.Sprintf("pixoo64: %s: reply longer than %d bytes", cmd, MaxReplyBytes),
-				kind: ErrBadReply,
-			}
-		}
-		return c.transportError(ctx, rctx, cmd, fmt.Errorf("read reply: %w", err))
-	}
-	return checkReply(cmd, c.reply, out)
-}
-
-// transportError words a failure to get an answer: ctx is the caller's
-// context, rctx the one bounded by the request timeout.
-func (c *Client) transportError(ctx, rctx context.Context, cmd string, err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // its text repeats the method and URL
-	}
-	if ctx.Err() == nil && errors.Is(rctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("pixoo64: %s: no answer within %v (timeout): %w", cmd, c.timeout, err)
-	}
-	return fmt.Errorf("pixoo64: %s: %w", cmd, err)
-}
-
-var errTooLong = errors.New("too long")
-
-// readCapped appends r to buf up to limit bytes; more is errTooLong.
-func readCapped(buf []byte, r io.Reader, limit int) ([]byte, error) {
-	lr := io.LimitedReader{R: r, N: int64(limit) + 1}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := lr.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if len(buf) > limit {
-			return buf, errTooLong
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
+	return checkReply(cmd, reply.Body, out)
 }
 
 // checkReply returns nil if data is a JSON object whose error_code (or, for
@@ -136,9 +71,9 @@ func readCapped(buf []byte, r io.Reader, limit int) ([]byte, error) {
 func checkReply(cmd string, data []byte, out any) error {
 	data = bytes.TrimSpace(data)
 	if string(data) == illegalJSON {
-		return &replyError{
-			msg:  fmt.Sprintf("pixoo64: %s: device answered %q", cmd, illegalJSON),
-			kind: ErrDevice,
+		return &httpdevice.ReplyError{
+			Msg:  fmt.Sprintf("pixoo64: %s: device answered %q", cmd, illegalJSON),
+			Kind: ErrDevice,
 		}
 	}
 	var head struct {
@@ -146,9 +81,9 @@ func checkReply(cmd string, data []byte, out any) error {
 		ReturnCode json.RawMessage `json:"ReturnCode"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return &replyError{
-			msg:  fmt.Sprintf("pixoo64: %s: malformed reply %s: %v", cmd, excerpt(data), err),
-			kind: ErrBadReply,
+		return &httpdevice.ReplyError{
+			Msg:  fmt.Sprintf("pixoo64: %s: malformed reply %s: %v", cmd, httpdevice.Excerpt(data), err),
+			Kind: ErrBadReply,
 		}
 	}
 	name, code := "error_code", head.ErrorCode
@@ -156,49 +91,40 @@ func checkReply(cmd string, data []byte, out any) error {
 		name, code = "ReturnCode", head.ReturnCode
 	}
 	if code == nil {
-		return &replyError{
-			msg:  fmt.Sprintf("pixoo64: %s: reply %s has no error_code", cmd, excerpt(data)),
-			kind: ErrBadReply,
+		return &httpdevice.ReplyError{
+			Msg:  fmt.Sprintf("pixoo64: %s: reply %s has no error_code", cmd, httpdevice.Excerpt(data)),
+			Kind: ErrBadReply,
 		}
 	}
 	switch code[0] {
 	case '"':
 		// {"error_code":"Request data illegal json"} is another way the
 		// firmware refuses a command.
-		return &replyError{
-			msg:  fmt.Sprintf("pixoo64: %s: device answered %s %s", cmd, name, code),
-			kind: ErrDevice,
+		return &httpdevice.ReplyError{
+			Msg:  fmt.Sprintf("pixoo64: %s: device answered %s %s", cmd, name, code),
+			Kind: ErrDevice,
 		}
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
 		if f, err := strconv.ParseFloat(string(code), 64); err == nil && f == 0 {
 			break
 		}
-		return &replyError{
-			msg:  fmt.Sprintf("pixoo64: %s: device answered %s %s", cmd, name, code),
-			kind: ErrDevice,
+		return &httpdevice.ReplyError{
+			Msg:  fmt.Sprintf("pixoo64: %s: device answered %s %s", cmd, name, code),
+			Kind: ErrDevice,
 		}
 	default:
-		return &replyError{
-			msg:  fmt.Sprintf("pixoo64: %s: reply has %s %s, not a number", cmd, name, code),
-			kind: ErrBadReply,
+		return &httpdevice.ReplyError{
+			Msg:  fmt.Sprintf("pixoo64: %s: reply has %s %s, not a number", cmd, name, code),
+			Kind: ErrBadReply,
 		}
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			return &replyError{
-				msg:  fmt.Sprintf("pixoo64: %s: decode reply %s: %v", cmd, excerpt(data), err),
-				kind: ErrBadReply,
+			return &httpdevice.ReplyError{
+				Msg:  fmt.Sprintf("pixoo64: %s: decode reply %s: %v", cmd, httpdevice.Excerpt(data), err),
+				Kind: ErrBadReply,
 			}
 		}
 	}
 	return nil
-}
-
-// excerpt quotes the start of a reply for an error message.
-func excerpt(data []byte) string {
-	const max = 64
-	if len(data) > max {
-		return strconv.Quote(string(data[:max])) + "..."
-	}
-	return strconv.Quote(string(data))
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
-	"image/png"
 	"io"
 	"net"
 	"net/http"
@@ -21,8 +20,6 @@ const (
 	// maxAwtrixBody caps a request body; a full-frame custom app is about
 	// 2.3 KiB.
 	maxAwtrixBody = 64 << 10
-	// maxAwtrixRequests is how many requests Requests keeps.
-	maxAwtrixRequests = 1000
 	// maxBitmapPixels bounds the size of one "db" instruction, so that a
 	// bogus width and height cannot make the simulator allocate much.
 	maxBitmapPixels = 64 * 64
@@ -130,8 +127,7 @@ type AwtrixRequest struct {
 //
 // It is safe for concurrent use.
 type Awtrix struct {
-	closeOnce sync.Once
-	closed    chan struct{} // closed by Close: releases hanging requests
+	*control[AwtrixRequest] // SetFault, SetLatency, Close, Changed
 
 	mu            sync.Mutex
 	bri           int
@@ -143,20 +139,14 @@ type Awtrix struct {
 	booted        time.Time
 	pushes        int
 	notifications int
-	requests      []AwtrixRequest // the last maxAwtrixRequests requests
-	total         int             // API requests ever received
-	fault         Fault
-	latency       time.Duration
-	changed       chan struct{} // closed and replaced after each request
 }
 
 // NewAwtrix returns a simulated AWTRIX 3 clock as it is after power-on:
 // BRI 120, auto-brightness off, matrix on, the built-in apps, Time visible.
 func NewAwtrix() *Awtrix {
 	a := &Awtrix{
-		closed:  make(chan struct{}),
+		control: newControl[AwtrixRequest](),
 		bri:     awtrixInitialBRI,
-		changed: make(chan struct{}),
 	}
 	a.bootLocked()
 	return a
@@ -191,32 +181,10 @@ func (a *Awtrix) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && r.URL.Path == "/state":
 		a.serveState(w, r)
 	case r.Method == http.MethodGet && r.URL.Path == "/":
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = io.WriteString(w, awtrixPage)
+		serveHTML(w, awtrixPage)
 	default:
 		writeText(w, http.StatusNotFound, awtrixNotFound)
 	}
-}
-
-// Close releases the requests held by FaultHang or SetLatency, dropping
-// their connections unanswered; later such requests are dropped at once.
-// Server releases them by itself when it goes down; call Close when the
-// simulator is served by something else, such as an httptest.Server, whose
-// Close waits for running handlers.
-func (a *Awtrix) Close() { a.closeOnce.Do(func() { close(a.closed) }) }
-
-// SetFault makes the following API requests fail as f says.
-func (a *Awtrix) SetFault(f Fault) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.fault = f
-}
-
-// SetLatency delays every following API answer by d, like a slow device.
-func (a *Awtrix) SetLatency(d time.Duration) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.latency = d
 }
 
 // Brightness is the brightness last set, the firmware's raw BRI, 0..255.
@@ -294,21 +262,7 @@ func blackAwtrixFrame() *image.RGBA {
 }
 
 // Requests returns the last API requests (at most 1000), oldest first.
-func (a *Awtrix) Requests() []AwtrixRequest {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return slices.Clone(a.requests)
-}
-
-// Changed returns a channel that is closed once the next API request has
-// been applied and recorded (its answer may still be on its way), so a
-// test can wait for a condition without polling: take the channel, check
-// the condition, then wait on the channel and start over.
-func (a *Awtrix) Changed() <-chan struct{} {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.changed
-}
+func (a *Awtrix) Requests() []AwtrixRequest { return a.log() }
 
 // AwtrixState is the simulator's state as GET /state shows it.
 type AwtrixState struct {
@@ -328,6 +282,7 @@ type AwtrixState struct {
 func (a *Awtrix) State() AwtrixState {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	fault, latency := a.injected()
 	return AwtrixState{
 		Brightness:     a.bri,
 		AutoBrightness: a.abri,
@@ -336,30 +291,17 @@ func (a *Awtrix) State() AwtrixState {
 		Apps:           slices.Clone(a.loop),
 		Pushes:         a.pushes,
 		Notifications:  a.notifications,
-		Requests:       a.total,
-		Fault:          a.fault.String(),
-		LatencyMS:      a.latency.Milliseconds(),
+		Requests:       a.received(),
+		Fault:          fault.String(),
+		LatencyMS:      latency.Milliseconds(),
 	}
 }
 
 // serveAPI answers one request under /api/.
 func (a *Awtrix) serveAPI(w http.ResponseWriter, r *http.Request) {
 	raw, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAwtrixBody))
-
-	a.mu.Lock()
-	latency := a.latency
-	a.mu.Unlock()
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			return
-		case <-a.closed:
-			dropConn(w)
-			return
-		}
+	if !a.delay(w, r) {
+		return
 	}
 
 	req := AwtrixRequest{Method: r.Method, Path: r.URL.Path, Name: r.URL.Query().Get("name")}
@@ -369,7 +311,7 @@ func (a *Awtrix) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 
 	a.mu.Lock()
-	req.Fault = a.fault
+	req.Fault, _ = a.injected()
 	switch req.Fault {
 	case FaultHang:
 		// answered (not) below
@@ -385,16 +327,12 @@ func (a *Awtrix) serveAPI(w http.ResponseWriter, r *http.Request) {
 		req.Status, req.Reply = a.applyLocked(r, req.Name, raw, body, bodyErr)
 	}
 	req.Body = summarizeBitmaps(body)
-	a.recordLocked(req)
+	a.record(req)
 	a.mu.Unlock()
 
 	switch {
 	case req.Fault == FaultHang:
-		select {
-		case <-r.Context().Done():
-		case <-a.closed:
-			dropConn(w)
-		}
+		a.hang(w, r)
 	case strings.HasPrefix(req.Reply, "{"):
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(req.Status)
@@ -427,17 +365,6 @@ func decodeAwtrixBody(raw []byte) (any, error) {
 		return nil, fmt.Errorf("data after the JSON value")
 	}
 	return v, nil
-}
-
-// recordLocked keeps req among the last requests and announces it.
-func (a *Awtrix) recordLocked(req AwtrixRequest) {
-	if len(a.requests) == maxAwtrixRequests {
-		a.requests = append(a.requests[:0], a.requests[1:]...)
-	}
-	a.requests = append(a.requests, req)
-	a.total++
-	close(a.changed)
-	a.changed = make(chan struct{})
 }
 
 // applyLocked carries out one API request and returns the answer.
@@ -702,7 +629,7 @@ func (a *Awtrix) statsLocked(r *http.Request) string {
 		IPAddress  string  `json:"ip_address"`
 	}{
 		Bat: 100, BatRaw: 670, Lux: 42, LDRRaw: 210, RAM: 150000, Bri: a.bri, Temp: 21.5, Hum: 40,
-		Uptime: int64(time.Since(a.booted).Seconds()), WiFiSignal: -55, Messages: a.total,
+		Uptime: int64(time.Since(a.booted).Seconds()), WiFiSignal: -55, Messages: a.received(),
 		Version: awtrixSimVersion, App: a.app, UID: awtrixSimUID, Matrix: a.power, IPAddress: ip,
 	}
 	b, err := json.Marshal(stats)
@@ -713,41 +640,9 @@ func (a *Awtrix) statsLocked(r *http.Request) string {
 }
 
 // serveFrame answers GET /frame.png.
-func (a *Awtrix) serveFrame(w http.ResponseWriter, r *http.Request) {
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, a.Frame()); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "image/png")
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(buf.Bytes())
-}
+func (a *Awtrix) serveFrame(w http.ResponseWriter, r *http.Request) { servePNG(w, a.Frame()) }
 
 // serveState answers GET /state.
-func (a *Awtrix) serveState(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(a.State())
-}
+func (a *Awtrix) serveState(w http.ResponseWriter, r *http.Request) { serveJSON(w, a.State()) }
 
-const awtrixPage = `<!doctype html>
-<meta charset="utf-8">
-<title>Simulated AWTRIX 3</title>
-<style>body{background:#222;color:#ddd;font-family:sans-serif}
-img{width:512px;height:128px;image-rendering:pixelated;border:1px solid #555}</style>
-<h1>Simulated AWTRIX 3 (32x8)</h1>
-<img id="frame" src="frame.png" alt="frame of the visible app">
-<pre id="state"></pre>
-<script>
-async function tick() {
-  document.getElementById("frame").src = "frame.png?t=" + Date.now();
-  try {
-    const r = await fetch("state", {cache: "no-store"});
-    document.getElementById("state").textContent = JSON.stringify(await r.json(), null, 2);
-  } catch (e) {}
-}
-setInterval(tick, 500);
-tick();
-</script>
-`
+var awtrixPage = indexPage("Simulated AWTRIX 3", "Simulated AWTRIX 3 (32x8)", "frame of the visible app", 512, 128)

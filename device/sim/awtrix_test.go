@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -45,23 +43,9 @@ func newAwtrixDriver(t *testing.T, addr string, opts awtrix.Options) *awtrix.Cli
 	return c
 }
 
-// waitForAwtrix waits until cond holds, checking it after each request dev
-// answers, and fails the test after waitTimeout.
-func waitForAwtrix(t *testing.T, dev *sim.Awtrix, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(waitTimeout)
-	defer deadline.Stop()
-	for {
-		changed := dev.Changed()
-		if cond() {
-			return
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
+// probeAwtrix is the Probe of an AWTRIX driver.
+func probeAwtrix(t *testing.T, host string, timeout time.Duration) func(context.Context) error {
+	return newAwtrixDriver(t, host, awtrix.Options{Timeout: timeout}).Probe
 }
 
 // call sends one request to h in-process and returns the status and the
@@ -255,11 +239,7 @@ func TestAwtrix_API(t *testing.T) {
 func TestAwtrix_Routes(t *testing.T) {
 	dev := sim.NewAwtrix()
 	t.Cleanup(dev.Close)
-	for _, tt := range []struct {
-		method, path string
-		status       int
-		ctype        string
-	}{
+	checkRoutes(t, dev, []route{
 		{http.MethodGet, "/frame.png", http.StatusOK, "image/png"},
 		{http.MethodGet, "/state", http.StatusOK, "application/json"},
 		{http.MethodGet, "/", http.StatusOK, "text/html; charset=utf-8"},
@@ -267,16 +247,7 @@ func TestAwtrix_Routes(t *testing.T) {
 		{http.MethodGet, "/other", http.StatusNotFound, "text/plain"},
 		{http.MethodGet, "/api/stats", http.StatusOK, "application/json"},
 		{http.MethodPost, "/api/power", http.StatusInternalServerError, "text/plain"},
-	} {
-		rec := httptest.NewRecorder()
-		dev.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
-		if rec.Code != tt.status {
-			t.Errorf("%s %s: HTTP %d, want %d", tt.method, tt.path, rec.Code, tt.status)
-		}
-		if rec.Header().Get("Content-Type") != tt.ctype {
-			t.Errorf("%s %s: Content-Type %q, want %q", tt.method, tt.path, rec.Header().Get("Content-Type"), tt.ctype)
-		}
-	}
+	})
 	if n := len(dev.Requests()); n != 2 {
 		t.Errorf("%d API requests recorded, want 2 (pages are not API requests)", n)
 	}
@@ -322,34 +293,12 @@ func TestAwtrix_Requests(t *testing.T) {
 	}
 }
 
-// fetchAwtrixPNG gets a 32x8 PNG.
-func fetchAwtrixPNG(t *testing.T, url string) image.Image {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("%s: %v", url, err)
-	}
-	if b := img.Bounds(); b != image.Rect(0, 0, 32, 8) {
-		t.Fatalf("%s is %v, want 32x8", url, b)
-	}
-	return img
-}
-
 func TestAwtrix_FrameRoundTrip(t *testing.T) {
 	dev, srv := startAwtrix(t)
 	t.Cleanup(http.DefaultClient.CloseIdleConnections)
 	c := newAwtrixDriver(t, srv.Addr(), awtrix.Options{})
 
-	img := fetchAwtrixPNG(t, srv.URL()+"/frame.png")
+	img := fetchPNG(t, srv.URL()+"/frame.png", 32, 8)
 	for y := range 8 {
 		for x := range 32 {
 			if got := color.RGBAModel.Convert(img.At(x, y)); got != (color.RGBA{A: 0xff}) {
@@ -375,7 +324,7 @@ func TestAwtrix_FrameRoundTrip(t *testing.T) {
 	if dev.Frame().Pix[0] != want.Pix[0] {
 		t.Error("Frame() returned the simulator's own image")
 	}
-	img = fetchAwtrixPNG(t, srv.URL()+"/frame.png")
+	img = fetchPNG(t, srv.URL()+"/frame.png", 32, 8)
 	for y := range 8 {
 		for x := range 32 {
 			if got := color.RGBAModel.Convert(img.At(x, y)); got != want.RGBAAt(x, y) {
@@ -392,15 +341,7 @@ func TestAwtrix_FrameRoundTrip(t *testing.T) {
 		t.Error("Frame() changed when the matrix went off")
 	}
 
-	resp, err := http.Get(srv.URL() + "/state")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var state map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&state); err != nil {
-		t.Fatal(err)
-	}
+	state := fetchState(t, srv.URL()+"/state")
 	wantState := map[string]any{"brightness": 120.0, "autoBrightness": false, "power": false, "app": "pidicon",
 		"apps": []any{"Time", "Date", "Temperature", "Humidity", "Battery", "pidicon"}, "pushes": 3.0,
 		"notifications": 0.0, "requests": 5.0, "fault": "none", "latencyMs": 0.0}
@@ -598,105 +539,28 @@ func TestAwtrix_DownUp(t *testing.T) {
 }
 
 func TestAwtrix_ServerReleasesHang(t *testing.T) {
-	for _, stop := range []string{"Down", "Close"} {
-		t.Run(stop, func(t *testing.T) {
-			dev := sim.NewAwtrix() // not closed: only the server may release it
-			dev.SetFault(sim.FaultHang)
-			srv, addr := startServer(t, dev)
-			c := newAwtrixDriver(t, addr, awtrix.Options{Timeout: time.Hour})
-
-			done := make(chan error, 1)
-			go func() { done <- c.PushFrame(context.Background(), rgbaFrame(stripes)) }()
-			waitForAwtrix(t, dev, "the request to hang", func() bool { return len(dev.Requests()) == 1 })
-
-			var err error
-			if stop == "Down" {
-				err = srv.Down()
-			} else {
-				err = srv.Close()
-			}
-			if err != nil {
-				t.Fatalf("%s: %v", stop, err)
-			}
-			select {
-			case err := <-done:
-				if err == nil {
-					t.Error("PushFrame to a hanging device succeeded")
-				}
-			case <-time.After(waitTimeout):
-				t.Fatal("PushFrame still blocked after the server stopped")
-			}
+	testServerReleasesHang(t, sim.NewAwtrix, "PushFrame",
+		func(t *testing.T, host string, timeout time.Duration) func(context.Context) error {
+			c := newAwtrixDriver(t, host, awtrix.Options{Timeout: timeout})
+			return func(ctx context.Context) error { return c.PushFrame(ctx, rgbaFrame(stripes)) }
 		})
-	}
 }
 
 func TestAwtrix_Latency(t *testing.T) {
 	dev, srv := startAwtrix(t)
-	dev.SetLatency(time.Hour)
-	if got := dev.State().LatencyMS; got != time.Hour.Milliseconds() {
-		t.Errorf("State().LatencyMS = %d", got)
-	}
-	c := newAwtrixDriver(t, srv.Addr(), awtrix.Options{Timeout: 50 * time.Millisecond})
-	if err := c.Probe(t.Context()); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Probe of a slow device: %v, want a deadline error", err)
-	}
-	dev.SetLatency(time.Millisecond)
-	c = newAwtrixDriver(t, srv.Addr(), awtrix.Options{Timeout: waitTimeout})
-	if err := c.Probe(t.Context()); err != nil {
-		t.Errorf("Probe of a slightly slow device: %v", err)
-	}
+	testLatency(t, dev, srv.Addr(), func() int64 { return dev.State().LatencyMS }, probeAwtrix)
 }
 
 // TestAwtrix_CloseReleases checks that Close frees requests held by a hang
 // or a latency under a server that waits for its handlers.
 func TestAwtrix_CloseReleases(t *testing.T) {
-	for _, slow := range []string{"hang", "latency"} {
-		t.Run(slow, func(t *testing.T) {
-			dev := sim.NewAwtrix()
-			if slow == "hang" {
-				dev.SetFault(sim.FaultHang)
-			} else {
-				dev.SetLatency(time.Hour)
-			}
-			ts := httptest.NewServer(dev)
-			t.Cleanup(ts.Close)
-			c := newAwtrixDriver(t, ts.URL, awtrix.Options{Timeout: time.Hour})
-			done := make(chan error, 1)
-			go func() { done <- c.Probe(context.Background()) }()
-			if slow == "hang" {
-				waitForAwtrix(t, dev, "the request", func() bool { return len(dev.Requests()) == 1 })
-			}
-			dev.Close()
-			select {
-			case err := <-done:
-				if err == nil {
-					t.Error("Probe succeeded")
-				}
-			case <-time.After(waitTimeout):
-				t.Fatal("Probe still blocked after Close")
-			}
-		})
-	}
+	testCloseReleases(t, sim.NewAwtrix, probeAwtrix)
 }
 
 func TestAwtrix_Changed(t *testing.T) {
 	dev := sim.NewAwtrix()
 	t.Cleanup(dev.Close)
-	ch := dev.Changed()
-	select {
-	case <-ch:
-		t.Fatal("Changed() closed before any request")
-	default:
-	}
-	go call(t, dev, http.MethodPost, "/api/settings", `{"BRI":5}`)
-	select {
-	case <-ch:
-	case <-time.After(waitTimeout):
-		t.Fatal("Changed() not closed after a request")
-	}
-	if dev.Brightness() != 5 {
-		t.Errorf("brightness %d after Changed, want 5", dev.Brightness())
-	}
+	testChanged(t, dev, func() { call(t, dev, http.MethodPost, "/api/settings", `{"BRI":5}`) })
 }
 
 func TestAwtrix_Concurrent(t *testing.T) {

@@ -6,12 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
-	"image/png"
 	"io"
 	"net/http"
-	"slices"
 	"sync"
-	"time"
 )
 
 // Pixoo 64 geometry and limits of the simulator.
@@ -20,55 +17,11 @@ const (
 	pixooFrameBytes = pixooSize * pixooSize * 3
 	// maxPixooBody caps a request body; a frame body is about 16.5 KiB.
 	maxPixooBody = 1 << 20
-	// maxPixooRequests is how many requests Requests keeps.
-	maxPixooRequests = 1000
 )
 
 // pixooIllegalJSON is the firmware's plain-text answer to an unknown
 // command or a body it cannot parse.
 const pixooIllegalJSON = "Request data illegal json"
-
-// Fault makes a simulator fail the way real devices do. It applies to the
-// device's API requests (POST /post for the Pixoo), not to the pages for
-// humans. A device that is off (connection refused) is Server.Down.
-type Fault int
-
-// The faults a simulator can inject.
-const (
-	// FaultNone answers normally.
-	FaultNone Fault = iota
-	// FaultHTTP500 answers HTTP 500 Internal Server Error.
-	FaultHTTP500
-	// FaultIllegalJSON answers HTTP 200 with the plain string body
-	// "Request data illegal json".
-	FaultIllegalJSON
-	// FaultErrorCode answers {"error_code":1}.
-	FaultErrorCode
-	// FaultMalformed answers a truncated JSON object.
-	FaultMalformed
-	// FaultHang answers nothing: the request blocks until the client gives
-	// up, the server goes down, or the simulator is closed.
-	FaultHang
-)
-
-// String names the fault, as /state shows it.
-func (f Fault) String() string {
-	switch f {
-	case FaultNone:
-		return "none"
-	case FaultHTTP500:
-		return "http500"
-	case FaultIllegalJSON:
-		return "illegal-json"
-	case FaultErrorCode:
-		return "error-code"
-	case FaultMalformed:
-		return "malformed"
-	case FaultHang:
-		return "hang"
-	}
-	return fmt.Sprintf("Fault(%d)", int(f))
-}
 
 // Request is one API request a simulator got, as Requests returns it.
 type Request struct {
@@ -104,10 +57,9 @@ type Request struct {
 //
 // It is safe for concurrent use.
 type Pixoo struct {
-	mux *http.ServeMux
+	*control[Request] // SetFault, SetLatency, Close, Changed
 
-	closeOnce sync.Once
-	closed    chan struct{} // closed by Close: releases hanging requests
+	mux *http.ServeMux
 
 	mu         sync.Mutex
 	brightness int
@@ -116,22 +68,16 @@ type Pixoo struct {
 	picID      int
 	frame      *image.RGBA // the last frame, nil before the first
 	pushes     int
-	requests   []Request // the last maxPixooRequests requests
-	total      int       // API requests ever received
-	fault      Fault
-	latency    time.Duration
-	changed    chan struct{} // closed and replaced after each request
 }
 
 // NewPixoo returns a simulated Pixoo 64 as it is after power-on: brightness
 // 100, screen on, channel 0, frame id counter 0, no frame.
 func NewPixoo() *Pixoo {
 	p := &Pixoo{
+		control:    newControl[Request](),
 		mux:        http.NewServeMux(),
-		closed:     make(chan struct{}),
 		brightness: 100,
 		screenOn:   true,
-		changed:    make(chan struct{}),
 	}
 	p.mux.HandleFunc("POST /post", p.servePost)
 	p.mux.HandleFunc("GET /frame.png", p.serveFrame)
@@ -151,27 +97,6 @@ func (p *Pixoo) PowerCycle() {
 
 // ServeHTTP serves the device API and the pages for humans.
 func (p *Pixoo) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.mux.ServeHTTP(w, r) }
-
-// Close releases the requests held by FaultHang or SetLatency, dropping
-// their connections unanswered; later such requests are dropped at once.
-// Server releases them by itself when it goes down; call Close when the
-// simulator is served by something else, such as an httptest.Server, whose
-// Close waits for running handlers.
-func (p *Pixoo) Close() { p.closeOnce.Do(func() { close(p.closed) }) }
-
-// SetFault makes the following API requests fail as f says.
-func (p *Pixoo) SetFault(f Fault) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.fault = f
-}
-
-// SetLatency delays every following API answer by d, like a slow device.
-func (p *Pixoo) SetLatency(d time.Duration) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.latency = d
-}
 
 // Brightness is the brightness last set, 0..100.
 func (p *Pixoo) Brightness() int {
@@ -231,21 +156,7 @@ func (p *Pixoo) frameLocked() *image.RGBA {
 }
 
 // Requests returns the last API requests (at most 1000), oldest first.
-func (p *Pixoo) Requests() []Request {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.requests)
-}
-
-// Changed returns a channel that is closed once the next API request has
-// been applied and recorded (its answer may still be on its way), so a
-// test can wait for a condition without polling: take the channel, check
-// the condition, then wait on the channel and start over.
-func (p *Pixoo) Changed() <-chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.changed
-}
+func (p *Pixoo) Requests() []Request { return p.log() }
 
 // PixooState is the simulator's state as GET /state shows it.
 type PixooState struct {
@@ -263,36 +174,24 @@ type PixooState struct {
 func (p *Pixoo) State() PixooState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	fault, latency := p.injected()
 	return PixooState{
 		Brightness: p.brightness,
 		ScreenOn:   p.screenOn,
 		Channel:    p.channel,
 		PicID:      p.picID,
 		Pushes:     p.pushes,
-		Requests:   p.total,
-		Fault:      p.fault.String(),
-		LatencyMS:  p.latency.Milliseconds(),
+		Requests:   p.received(),
+		Fault:      fault.String(),
+		LatencyMS:  latency.Milliseconds(),
 	}
 }
 
 // servePost answers one API request.
 func (p *Pixoo) servePost(w http.ResponseWriter, r *http.Request) {
 	raw, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPixooBody))
-
-	p.mu.Lock()
-	latency := p.latency
-	p.mu.Unlock()
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			return
-		case <-p.closed:
-			dropConn(w)
-			return
-		}
+	if !p.delay(w, r) {
+		return
 	}
 
 	var body map[string]any
@@ -310,7 +209,7 @@ func (p *Pixoo) servePost(w http.ResponseWriter, r *http.Request) {
 	var reply []byte
 	status := http.StatusOK
 	p.mu.Lock()
-	fault := p.fault
+	fault, _ := p.injected()
 	switch fault {
 	case FaultHang:
 		// answered (not) below
@@ -328,16 +227,12 @@ func (p *Pixoo) servePost(w http.ResponseWriter, r *http.Request) {
 	if pd, ok := body["PicData"].(string); ok {
 		body["PicData"] = fmt.Sprintf("<%d base64 chars>", len(pd))
 	}
-	p.recordLocked(Request{Command: cmd, Body: body, Fault: fault, Reply: string(reply)})
+	p.record(Request{Command: cmd, Body: body, Fault: fault, Reply: string(reply)})
 	p.mu.Unlock()
 
 	switch {
 	case fault == FaultHang:
-		select {
-		case <-r.Context().Done():
-		case <-p.closed:
-			dropConn(w)
-		}
+		p.hang(w, r)
 	case status != http.StatusOK:
 		http.Error(w, http.StatusText(status), status)
 	case len(reply) > 0 && reply[0] == '{':
@@ -347,27 +242,6 @@ func (p *Pixoo) servePost(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write(reply)
 	}
-}
-
-// dropConn closes the request's connection without an answer, as a device
-// that stops responding does, where the server allows it (an in-process
-// http.ResponseWriter gets an empty answer instead).
-func dropConn(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err == nil {
-		_ = conn.Close()
-	}
-}
-
-// recordLocked keeps req among the last requests and announces it.
-func (p *Pixoo) recordLocked(req Request) {
-	if len(p.requests) == maxPixooRequests {
-		p.requests = append(p.requests[:0], p.requests[1:]...)
-	}
-	p.requests = append(p.requests, req)
-	p.total++
-	close(p.changed)
-	p.changed = make(chan struct{})
 }
 
 // applyLocked carries out one command and returns the answer's body.
@@ -476,47 +350,12 @@ func boolInt(b bool) int {
 }
 
 // serveFrame answers GET /frame.png.
-func (p *Pixoo) serveFrame(w http.ResponseWriter, r *http.Request) {
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, p.Frame()); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "image/png")
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(buf.Bytes())
-}
+func (p *Pixoo) serveFrame(w http.ResponseWriter, r *http.Request) { servePNG(w, p.Frame()) }
 
 // serveState answers GET /state.
-func (p *Pixoo) serveState(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(p.State())
-}
+func (p *Pixoo) serveState(w http.ResponseWriter, r *http.Request) { serveJSON(w, p.State()) }
 
 // serveIndex answers GET / with a page that refreshes the frame and state.
-func (p *Pixoo) serveIndex(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = io.WriteString(w, pixooPage)
-}
+func (p *Pixoo) serveIndex(w http.ResponseWriter, r *http.Request) { serveHTML(w, pixooPage) }
 
-const pixooPage = `<!doctype html>
-<meta charset="utf-8">
-<title>Simulated Pixoo 64</title>
-<style>body{background:#222;color:#ddd;font-family:sans-serif}
-img{width:384px;height:384px;image-rendering:pixelated;border:1px solid #555}</style>
-<h1>Simulated Pixoo 64</h1>
-<img id="frame" src="frame.png" alt="current frame">
-<pre id="state"></pre>
-<script>
-async function tick() {
-  document.getElementById("frame").src = "frame.png?t=" + Date.now();
-  try {
-    const r = await fetch("state", {cache: "no-store"});
-    document.getElementById("state").textContent = JSON.stringify(await r.json(), null, 2);
-  } catch (e) {}
-}
-setInterval(tick, 500);
-tick();
-</script>
-`
+var pixooPage = indexPage("Simulated Pixoo 64", "Simulated Pixoo 64", "current frame", 384, 384)

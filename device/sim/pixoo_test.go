@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -166,26 +164,13 @@ func TestPixoo_Commands(t *testing.T) {
 func TestPixoo_Routes(t *testing.T) {
 	dev := sim.NewPixoo()
 	t.Cleanup(dev.Close)
-	for _, tt := range []struct {
-		method, path string
-		status       int
-		ctype        string
-	}{
+	checkRoutes(t, dev, []route{
 		{http.MethodGet, "/post", http.StatusMethodNotAllowed, ""},
 		{http.MethodPost, "/other", http.StatusNotFound, ""},
 		{http.MethodGet, "/frame.png", http.StatusOK, "image/png"},
 		{http.MethodGet, "/state", http.StatusOK, "application/json"},
 		{http.MethodGet, "/", http.StatusOK, "text/html; charset=utf-8"},
-	} {
-		rec := httptest.NewRecorder()
-		dev.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
-		if rec.Code != tt.status {
-			t.Errorf("%s %s: HTTP %d, want %d", tt.method, tt.path, rec.Code, tt.status)
-		}
-		if tt.ctype != "" && rec.Header().Get("Content-Type") != tt.ctype {
-			t.Errorf("%s %s: Content-Type %q, want %q", tt.method, tt.path, rec.Header().Get("Content-Type"), tt.ctype)
-		}
-	}
+	})
 	if n := len(dev.Requests()); n != 0 {
 		t.Errorf("%d API requests recorded, want 0", n)
 	}
@@ -230,7 +215,7 @@ func TestPixoo_FrameRoundTrip(t *testing.T) {
 	dev, srv := startPixoo(t)
 	c := newDriver(t, srv.Addr(), pixoo64.Options{})
 
-	black := fetchPNG(t, srv.URL()+"/frame.png")
+	black := fetchPNG(t, srv.URL()+"/frame.png", 64, 64)
 	for y := range 64 {
 		for x := range 64 {
 			if got := color.RGBAModel.Convert(black.At(x, y)); got != (color.RGBA{A: 0xff}) {
@@ -258,7 +243,7 @@ func TestPixoo_FrameRoundTrip(t *testing.T) {
 	if dev.Frame().Pix[0] != want.Pix[0] {
 		t.Error("Frame() returned the simulator's own image")
 	}
-	img := fetchPNG(t, srv.URL()+"/frame.png")
+	img := fetchPNG(t, srv.URL()+"/frame.png", 64, 64)
 	for y := range 64 {
 		for x := range 64 {
 			if got := color.RGBAModel.Convert(img.At(x, y)); got != want.RGBAAt(x, y) {
@@ -267,42 +252,13 @@ func TestPixoo_FrameRoundTrip(t *testing.T) {
 		}
 	}
 
-	resp, err := http.Get(srv.URL() + "/state")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var state map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&state); err != nil {
-		t.Fatal(err)
-	}
+	state := fetchState(t, srv.URL()+"/state")
 	wantState := map[string]any{"brightness": 100.0, "screenOn": true, "channel": 3.0, "picId": 3.0,
 		"pushes": 3.0, "requests": 5.0, "fault": "none", "latencyMs": 0.0}
 	if !reflect.DeepEqual(state, wantState) {
 		t.Errorf("/state = %v, want %v", state, wantState)
 	}
 	http.DefaultClient.CloseIdleConnections()
-}
-
-func fetchPNG(t *testing.T, url string) image.Image {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("%s: %v", url, err)
-	}
-	if b := img.Bounds(); b != image.Rect(0, 0, 64, 64) {
-		t.Fatalf("%s is %v, want 64x64", url, b)
-	}
-	return img
 }
 
 func TestPixoo_DriverState(t *testing.T) {
@@ -417,71 +373,19 @@ func TestPixoo_Faults(t *testing.T) {
 
 func TestPixoo_Latency(t *testing.T) {
 	dev, srv := startPixoo(t)
-	dev.SetLatency(time.Hour)
-	if got := dev.State().LatencyMS; got != time.Hour.Milliseconds() {
-		t.Errorf("State().LatencyMS = %d", got)
-	}
-	c := newDriver(t, srv.Addr(), pixoo64.Options{Timeout: 50 * time.Millisecond})
-	if err := c.Probe(t.Context()); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Probe of a slow device: %v, want a deadline error", err)
-	}
-	dev.SetLatency(time.Millisecond)
-	c = newDriver(t, srv.Addr(), pixoo64.Options{Timeout: waitTimeout})
-	if err := c.Probe(t.Context()); err != nil {
-		t.Errorf("Probe of a slightly slow device: %v", err)
-	}
+	testLatency(t, dev, srv.Addr(), func() int64 { return dev.State().LatencyMS }, probePixoo)
 }
 
 // TestPixoo_CloseReleases checks that Close frees requests held by a hang
 // or a latency under a server that waits for its handlers.
 func TestPixoo_CloseReleases(t *testing.T) {
-	for _, slow := range []string{"hang", "latency"} {
-		t.Run(slow, func(t *testing.T) {
-			dev := sim.NewPixoo()
-			if slow == "hang" {
-				dev.SetFault(sim.FaultHang)
-			} else {
-				dev.SetLatency(time.Hour)
-			}
-			ts := httptest.NewServer(dev)
-			t.Cleanup(ts.Close)
-			c := newDriver(t, ts.URL, pixoo64.Options{Timeout: time.Hour})
-			done := make(chan error, 1)
-			go func() { done <- c.Probe(context.Background()) }()
-			if slow == "hang" {
-				waitFor(t, dev, "the request", func() bool { return len(dev.Requests()) == 1 })
-			}
-			dev.Close()
-			select {
-			case err := <-done:
-				if err == nil {
-					t.Error("Probe succeeded")
-				}
-			case <-time.After(waitTimeout):
-				t.Fatal("Probe still blocked after Close")
-			}
-		})
-	}
+	testCloseReleases(t, sim.NewPixoo, probePixoo)
 }
 
 func TestPixoo_Changed(t *testing.T) {
 	dev := sim.NewPixoo()
 	t.Cleanup(dev.Close)
-	ch := dev.Changed()
-	select {
-	case <-ch:
-		t.Fatal("Changed() closed before any request")
-	default:
-	}
-	go post(t, dev, `{"Command":"Channel/SetBrightness","Brightness":5}`)
-	select {
-	case <-ch:
-	case <-time.After(waitTimeout):
-		t.Fatal("Changed() not closed after a request")
-	}
-	if dev.Brightness() != 5 {
-		t.Errorf("brightness %d after Changed, want 5", dev.Brightness())
-	}
+	testChanged(t, dev, func() { post(t, dev, `{"Command":"Channel/SetBrightness","Brightness":5}`) })
 }
 
 func TestPixoo_Concurrent(t *testing.T) {
