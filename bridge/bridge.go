@@ -94,6 +94,8 @@ type Bridge struct {
 	last    map[string][]byte // transient retained topics (availability, metrics, frame)
 	clears  map[string]int    // set topics we cleared; their empty echo is ours
 	sources map[string]state.Source
+
+	stats stats // counters and readiness for Stats and Ready (stats.go)
 }
 
 // command is a checked message for the bridge's goroutine.
@@ -157,10 +159,12 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}()
 
 	b.client = mqtt.NewClient(b.clientOptions())
+	b.stats.setClient(b.client)
 	pub := &publisher{
-		client:  b.client,
-		box:     b.box,
-		onError: func(topic string, err error) { b.log.Debug("publish failed", "topic", topic, "error", err) },
+		client:    b.client,
+		box:       b.box,
+		onError:   func(topic string, err error) { b.log.Debug("publish failed", "topic", topic, "error", err) },
+		published: &b.stats.published,
 		onDrop: func(n int) {
 			b.log.Warn("events dropped: the broker connection is too slow", "dropped", n)
 		},
@@ -195,6 +199,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 			if !restored {
 				b.restoreFromBroker(ctx)
 				restored, inbox = true, b.inbox
+				b.stats.restored.Store(true)
 			}
 			b.subscribeCommands(ctx)
 			b.republishAll()
@@ -209,7 +214,7 @@ func (b *Bridge) clientOptions() *mqtt.ClientOptions {
 		AddBroker(b.opts.URL).
 		SetClientID(b.opts.ClientID).
 		SetCleanSession(false).
-		SetStore(noStore{}).
+		SetStore(newResendStore()).
 		SetOrderMatters(true).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
@@ -221,6 +226,7 @@ func (b *Bridge) clientOptions() *mqtt.ClientOptions {
 		SetWriteTimeout(5*time.Second).
 		SetWill(b.topics.bridge(bridgeState), offline, 1, true).
 		SetDefaultPublishHandler(b.onMessage).
+		SetConnectionNotificationHandler(b.onConnectionNotification).
 		SetOnConnectHandler(func(mqtt.Client) {
 			select {
 			case b.connected <- struct{}{}:
@@ -309,7 +315,11 @@ func (b *Bridge) restoreFromBroker(ctx context.Context) {
 	b.restoring.Store(true)
 	synced := false
 	subCtx, cancel := context.WithTimeout(ctx, b.opts.RestoreWait)
-	err := subscribe(subCtx, b.client, map[string]byte{filter: 1, b.discoveryFilter(): 1, syncTopic: 0}, b.opts.RestoreWait)
+	// QoS 0 throughout: the broker then sends the retained messages and
+	// our sync message behind them in order, without the per-client limits
+	// on QoS 1 deliveries (mosquitto: 20 in flight, 1,000 queued, the rest
+	// dropped) that would let the sync overtake or lose retained state.
+	err := subscribe(subCtx, b.client, map[string]byte{filter: 0, b.discoveryFilter(): 0, syncTopic: 0}, b.opts.RestoreWait)
 	cancel()
 	if err != nil {
 		b.log.Warn("cannot read the broker's retained state; going on with the file's", "error", err)
@@ -400,6 +410,7 @@ func (b *Bridge) subscribeCommands(ctx context.Context) {
 // goroutine and must not block: it checks the message and hands it to Run's
 // goroutine, or reports why not.
 func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
+	b.stats.received.Add(1)
 	topic, payload := m.Topic(), m.Payload()
 	if b.restoring.Load() && strings.HasPrefix(topic, b.opts.HomeAssistant.DiscoveryPrefix+"/") {
 		b.recordFound(m)
@@ -698,11 +709,13 @@ func (b *Bridge) Availability(id string, on bool) {
 	if on {
 		v = online
 	}
+	b.stats.setOnline(id, on)
 	b.transient(b.topics.device(id, topicAvailability), []byte(v))
 }
 
 // Metrics implements device.Observer.
 func (b *Bridge) Metrics(id string, m device.Metrics) {
+	b.stats.setMetrics(id, m)
 	js, err := json.Marshal(m)
 	if err != nil {
 		return

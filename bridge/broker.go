@@ -1,10 +1,13 @@
 package bridge
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"sync/atomic"
+	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -14,18 +17,80 @@ import (
 // ErrRetainedCommand is reported when a client publishes a command retained.
 var ErrRetainedCommand = errors.New("command topics must not be retained: the message was refused and not applied")
 
+// ErrWillTopic refuses a client whose will would be published to one of
+// the daemon's topics, or retained on a command topic: mochi publishes
+// wills without asking the hook, so the broker checks them at CONNECT.
+var ErrWillTopic = errors.New("the will's topic is one only the daemon publishes to, or a command topic with retain set")
+
+// Listener IDs of the embedded broker.
+const (
+	listenerTCP       = "tcp"
+	listenerTLS       = "tls"
+	listenerWebSocket = "ws"
+)
+
 // BrokerOptions configure the embedded broker.
 type BrokerOptions struct {
 	// Listen is the TCP address, e.g. "127.0.0.1:1883" (":0" picks a port).
+	// The daemon connects through it.
 	Listen string
+	// TLS adds an MQTT-over-TLS listener when its Listen is set; its TLSCfg
+	// (with the certificate) is required.
+	TLS ListenerOptions
+	// WebSocket adds an MQTT-over-WebSocket listener when its Listen is set,
+	// served on any path; wss:// when its TLSCfg is set.
+	WebSocket ListenerOptions
 	// BaseTopic is the daemon's base topic; retained publishes to its
 	// command topics are refused.
 	BaseTopic string
+	// DiscoveryPrefix is Home Assistant's discovery prefix; with
+	// DaemonClientID, only the daemon may publish discovery topics of
+	// BaseTopic under it.
+	DiscoveryPrefix string
+	// StatusTopic is Home Assistant's status topic, which any client may
+	// publish to (default <DiscoveryPrefix>/status).
+	StatusTopic string
+	// DaemonClientID is the client id of the daemon's own connection. When
+	// set, that id is reserved for a client logging in with DaemonLogin, and
+	// only that client may publish to the daemon's topics (state,
+	// availability, metrics, frame, bridge/*, discovery); other clients may
+	// publish to command topics and outside those namespaces. When empty,
+	// any client may publish anywhere (tests of other things).
+	DaemonClientID string
+	// Users may log in. Without users, any client may connect (with any or
+	// no username); with users, only they may, and anonymous clients too if
+	// AllowAnonymous is set.
+	Users []User
+	// AllowAnonymous lets clients without a username connect although
+	// Users is not empty.
+	AllowAnonymous bool
 	// Logger receives the broker's own warnings and errors.
 	Logger *slog.Logger
+	// AuthLogger receives refused logins (at most one line a second); nil
+	// means Logger.
+	AuthLogger *slog.Logger
 	// OnRefused, if set, is called (from a broker goroutine; it must not
 	// block) when a retained command is refused.
 	OnRefused func(clientID, topic string, payload []byte)
+	// OnDenied, if set, is called (from a broker goroutine; it must not
+	// block) when a client other than the daemon publishes to one of the
+	// daemon's topics; the message is dropped.
+	OnDenied func(clientID, topic string, payload []byte)
+}
+
+// ListenerOptions configure an optional listener of the embedded broker.
+type ListenerOptions struct {
+	// Listen is the address, e.g. "0.0.0.0:8883"; empty: no listener.
+	Listen string
+	// TLSCfg holds the server certificate; nil: no TLS.
+	TLSCfg *tls.Config
+}
+
+// BrokerStats are counters of the embedded broker.
+type BrokerStats struct {
+	Clients         int64  // clients connected now, the daemon included
+	LoginsRefused   uint64 // connections refused at login
+	PublishesDenied uint64 // publishes dropped: only the daemon publishes there
 }
 
 // Broker is the embedded MQTT broker (mochi-mqtt) the daemon runs when no
@@ -33,13 +98,48 @@ type BrokerOptions struct {
 type Broker struct {
 	server *mochi.Server
 	tcp    *listeners.TCP
+	tls    *listeners.TCP
+	ws     *wsListener
 	opts   BrokerOptions
+
+	daemon    *daemonLogin // nil without DaemonClientID
+	users     map[string]User
+	anonymous bool
+	policy    policy
+	authLog   *slog.Logger
+	authLimit limiter
+
+	loginsRefused atomic.Uint64
+	denied        atomic.Uint64
 }
 
-// StartBroker listens on opts.Listen and serves MQTT until Close.
+// StartBroker listens on opts.Listen (and the optional TLS and WebSocket
+// addresses) and serves MQTT until Close.
 func StartBroker(opts BrokerOptions) (*Broker, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.AuthLogger == nil {
+		opts.AuthLogger = opts.Logger
+	}
+	if opts.StatusTopic == "" && opts.DiscoveryPrefix != "" {
+		opts.StatusTopic = opts.DiscoveryPrefix + "/status"
+	}
+	daemon, err := newDaemonLogin(opts.DaemonClientID)
+	if err != nil {
+		return nil, err
+	}
+	b := &Broker{
+		opts:      opts,
+		daemon:    daemon,
+		users:     make(map[string]User, len(opts.Users)),
+		anonymous: len(opts.Users) == 0 || opts.AllowAnonymous,
+		policy:    policy{topics: topics{base: opts.BaseTopic}, discovery: opts.DiscoveryPrefix, status: opts.StatusTopic},
+		authLog:   opts.AuthLogger,
+		authLimit: limiter{every: time.Second},
+	}
+	for _, u := range opts.Users {
+		b.users[u.Username] = u
 	}
 	caps := mochi.NewDefaultServerCapabilities()
 	// Keep sessions of clients that ask for it for a day, not forever.
@@ -49,13 +149,32 @@ func StartBroker(opts BrokerOptions) (*Broker, error) {
 		Logger:                 opts.Logger,
 		SysTopicResendInterval: 60,
 	})
-	b := &Broker{server: s, opts: opts}
+	b.server = s
 	if err := s.AddHook(&brokerHook{broker: b}, nil); err != nil {
 		return nil, fmt.Errorf("add broker hook: %w", err)
 	}
-	b.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: opts.Listen})
+	b.tcp = listeners.NewTCP(listeners.Config{ID: listenerTCP, Address: opts.Listen})
 	if err := s.AddListener(b.tcp); err != nil {
+		s.Close()
 		return nil, fmt.Errorf("embedded broker: listen on %s: %w", opts.Listen, err)
+	}
+	if opts.TLS.Listen != "" {
+		if opts.TLS.TLSCfg == nil {
+			s.Close()
+			return nil, errors.New("embedded broker: a TLS listener needs a certificate")
+		}
+		b.tls = listeners.NewTCP(listeners.Config{ID: listenerTLS, Address: opts.TLS.Listen, TLSConfig: opts.TLS.TLSCfg})
+		if err := s.AddListener(b.tls); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("embedded broker: TLS listener on %s: %w", opts.TLS.Listen, err)
+		}
+	}
+	if opts.WebSocket.Listen != "" {
+		b.ws = newWSListener(listenerWebSocket, opts.WebSocket.Listen, opts.WebSocket.TLSCfg)
+		if err := s.AddListener(b.ws); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("embedded broker: WebSocket listener on %s: %w", opts.WebSocket.Listen, err)
+		}
 	}
 	if err := s.Serve(); err != nil {
 		s.Close()
@@ -66,6 +185,22 @@ func StartBroker(opts BrokerOptions) (*Broker, error) {
 
 // Addr is the address the broker listens on, with the real port.
 func (b *Broker) Addr() string { return b.tcp.Address() }
+
+// TLSAddr is the TLS listener's address with the real port, or "".
+func (b *Broker) TLSAddr() string {
+	if b.tls == nil {
+		return ""
+	}
+	return b.tls.Address()
+}
+
+// WebSocketAddr is the WebSocket listener's address with the real port, or "".
+func (b *Broker) WebSocketAddr() string {
+	if b.ws == nil {
+		return ""
+	}
+	return b.ws.Address()
+}
 
 // URL is the address as an MQTT URL for clients, e.g. tcp://127.0.0.1:1883.
 func (b *Broker) URL() string {
@@ -79,10 +214,74 @@ func (b *Broker) URL() string {
 	return "tcp://" + net.JoinHostPort(host, port)
 }
 
+// DaemonLogin is the username and password the daemon's client must log in
+// with (through URL): a secret made at start-up that never leaves the
+// process. Both are empty without BrokerOptions.DaemonClientID.
+func (b *Broker) DaemonLogin() (username, password string) {
+	if b.daemon == nil {
+		return "", ""
+	}
+	return DaemonUsername, b.daemon.password
+}
+
+// Stats returns the broker's counters.
+func (b *Broker) Stats() BrokerStats {
+	return BrokerStats{
+		Clients:         atomic.LoadInt64(&b.server.Info.ClientsConnected),
+		LoginsRefused:   b.loginsRefused.Load(),
+		PublishesDenied: b.denied.Load(),
+	}
+}
+
 // Close stops the broker and disconnects every client.
 func (b *Broker) Close() error { return b.server.Close() }
 
-// brokerHook is the broker's policy: it refuses retained commands.
+// authenticate checks a CONNECT: the daemon's reserved identity, the
+// users, anonymous access and the will.
+func (b *Broker) authenticate(cl *mochi.Client, pk packets.Packet) error {
+	username := string(pk.Connect.Username)
+	if b.daemon.claims(cl, username) {
+		return b.daemon.verify(cl, username, pk.Connect.Password, listenerTCP)
+	}
+	switch u, known := b.users[username]; {
+	case len(b.users) == 0:
+		// No users: anyone, with any or no username.
+	case username == "":
+		if !b.anonymous {
+			return ErrAnonymous
+		}
+	case !known:
+		return ErrUnknownUser
+	case !u.check(pk.Connect.Password):
+		return ErrWrongPassword
+	}
+	if pk.Connect.WillFlag {
+		topic := pk.Connect.WillTopic
+		if (b.daemon != nil && b.policy.daemonOnly(topic)) ||
+			(pk.Connect.WillRetain && b.policy.topics.parse(topic).isCommand()) {
+			return fmt.Errorf("%w: %q", ErrWillTopic, topic)
+		}
+	}
+	return nil
+}
+
+// refusedLogin counts and logs a refused connection; never the password.
+func (b *Broker) refusedLogin(cl *mochi.Client, pk packets.Packet, err error) {
+	b.loginsRefused.Add(1)
+	ok, suppressed := b.authLimit.allow(time.Now())
+	if !ok {
+		return
+	}
+	attrs := []any{"client_id", cl.ID, "username", string(pk.Connect.Username),
+		"remote", cl.Net.Remote, "listener", cl.Net.Listener, "reason", err}
+	if suppressed > 0 {
+		attrs = append(attrs, "refused_since_last_log", suppressed)
+	}
+	b.authLog.Warn("embedded broker refused a client", attrs...)
+}
+
+// brokerHook is the broker's policy: logins, the daemon's topics, and no
+// retained commands.
 type brokerHook struct {
 	mochi.HookBase
 	broker *Broker
@@ -98,24 +297,40 @@ func (h *brokerHook) Provides(b byte) bool {
 	return false
 }
 
-func (h *brokerHook) OnConnectAuthenticate(*mochi.Client, packets.Packet) bool { return true }
+func (h *brokerHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
+	if err := h.broker.authenticate(cl, pk); err != nil {
+		h.broker.refusedLogin(cl, pk, err)
+		return false
+	}
+	return true
+}
 
+// OnACLCheck allows every subscription, and every publish here: the
+// publish policy is applied in OnPublish, which sees the topic after topic
+// alias resolution and can drop a message without disconnecting the client.
 func (h *brokerHook) OnACLCheck(*mochi.Client, string, bool) bool { return true }
 
-// OnPublish refuses a retained publish to a command topic: it is
-// acknowledged (so the client does not hang) but neither stored nor
-// delivered, and reported.
+// OnPublish drops a publish by another client than the daemon to one of
+// the daemon's topics, and a retained publish to a command topic: both
+// are acknowledged (so the client does not hang; MQTT 5 clients at QoS 1
+// get the reason in the PUBACK) but neither stored nor delivered, and
+// reported.
 func (h *brokerHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
-	if !pk.FixedHeader.Retain || !(topics{h.broker.opts.BaseTopic}).parse(pk.TopicName).isCommand() {
+	b := h.broker
+	if b.daemon != nil && !b.daemon.is(cl) && b.policy.daemonOnly(pk.TopicName) {
+		b.denied.Add(1)
+		if b.opts.OnDenied != nil {
+			b.opts.OnDenied(cl.ID, pk.TopicName, pk.Payload)
+		}
+		return pk, refuse(cl, pk, packets.ErrNotAuthorized)
+	}
+	if !pk.FixedHeader.Retain || !b.policy.topics.parse(pk.TopicName).isCommand() {
 		return pk, nil
 	}
-	if len(pk.Payload) > 0 && h.broker.opts.OnRefused != nil {
-		h.broker.opts.OnRefused(cl.ID, pk.TopicName, pk.Payload)
+	if len(pk.Payload) > 0 && b.opts.OnRefused != nil {
+		b.opts.OnRefused(cl.ID, pk.TopicName, pk.Payload)
 	}
-	if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos > 0 {
-		return pk, packets.ErrRetainNotSupported // MQTT 5 clients see why in the PUBACK
-	}
-	return pk, packets.CodeSuccessIgnore
+	return pk, refuse(cl, pk, packets.ErrRetainNotSupported)
 }
 
 // compile-time check that the hook has the methods mochi calls.

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -93,6 +94,8 @@ type publisher struct {
 	inFlight []sent
 	onError  func(topic string, err error) // a publish failed
 	onDrop   func(n int)                   // n events were dropped
+	// published, if set, counts the publishes handed to the client.
+	published *atomic.Uint64
 }
 
 // sent is a publish waiting for its acknowledgement.
@@ -136,6 +139,9 @@ func (p *publisher) send(ctx context.Context, m message) {
 		p.inFlight = p.inFlight[1:]
 	}
 	p.inFlight = append(p.inFlight, sent{m.topic, p.client.Publish(m.topic, 1, m.retain, m.payload)})
+	if p.published != nil {
+		p.published.Add(1)
+	}
 }
 
 // reap drops the acknowledged publishes from the front of the window.

@@ -1,21 +1,67 @@
 package bridge
 
-import "github.com/eclipse/paho.mqtt.golang/packets"
+import (
+	"sync"
 
-// noStore is a paho client store that keeps nothing, so the client resends
-// nothing after a reconnect. The bridge does not need it to: it publishes
-// every retained topic again on each connection, and events are
-// best-effort. Without it, paho re-sends from its store in a goroutine that
-// races with publishes made right after the connection comes up (a data
-// race the race detector reports in paho's resume, and duplicate messages).
-// The broker still keeps our session (subscriptions and queued commands):
-// that is the clean-session flag, not this store.
-type noStore struct{}
+	"github.com/eclipse/paho.mqtt.golang/packets"
+)
 
-func (noStore) Open()                             {}
-func (noStore) Put(string, packets.ControlPacket) {}
-func (noStore) Get(string) packets.ControlPacket  { return nil }
-func (noStore) All() []string                     { return nil }
-func (noStore) Del(string)                        {}
-func (noStore) Close()                            {}
-func (noStore) Reset()                            {}
+// resendStore is the paho client's store of unacknowledged packets, kept
+// in memory so that paho resends them after a reconnect (which completes
+// their tokens: the publisher's window of messages in flight drains). It
+// differs from paho's memory store in one way: Get returns a copy of a
+// stored PUBLISH. paho's resume marks the packet it gets as a duplicate
+// while, right after a reconnect, the same packet object may be being
+// written by a publish made since: a data race the race detector reports
+// with paho's own store.
+type resendStore struct {
+	mu      sync.Mutex
+	packets map[string]packets.ControlPacket
+}
+
+func newResendStore() *resendStore {
+	return &resendStore{packets: make(map[string]packets.ControlPacket)}
+}
+
+func (s *resendStore) Open() {}
+
+func (s *resendStore) Close() {}
+
+func (s *resendStore) Put(key string, p packets.ControlPacket) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.packets[key] = p
+}
+
+func (s *resendStore) Get(key string) packets.ControlPacket {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.packets[key]
+	if pub, ok := p.(*packets.PublishPacket); ok {
+		cp := *pub
+		return &cp
+	}
+	return p
+}
+
+func (s *resendStore) All() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]string, 0, len(s.packets))
+	for k := range s.packets {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+func (s *resendStore) Del(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.packets, key)
+}
+
+func (s *resendStore) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.packets)
+}

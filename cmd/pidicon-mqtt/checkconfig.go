@@ -1,24 +1,31 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 
-	"github.com/go-viper/mapstructure/v2"
 	"go.yaml.in/yaml/v3"
 )
 
 // redacted replaces secrets in printed configuration.
 const redacted = "<redacted>"
 
-// checkConfig validates the configuration and prints it, secrets redacted.
+// checkConfig validates the configuration, reads the files and variables
+// it points to, and prints it, secrets redacted.
 func checkConfig(path string, stdout io.Writer, getenv func(string) string) error {
 	cfg, err := loadConfig(path, getenv)
-	if err != nil {
-		return err
+	var decodeErr *decodeError
+	if err != nil && !errors.As(err, &decodeErr) {
+		return err // the file cannot be read at all
 	}
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("invalid configuration:\n%w", err)
+	// List every problem: those of decoding (unknown keys, bad values)
+	// with those of what could be decoded.
+	_, errs := loadSecrets(cfg, getenv)
+	if err := invalid(append([]error{err, cfg.Validate()}, errs...)...); err != nil {
+		return err
 	}
 	out, err := effectiveConfig(cfg)
 	if err != nil {
@@ -28,18 +35,57 @@ func checkConfig(path string, stdout io.Writer, getenv func(string) string) erro
 	return nil
 }
 
-// effectiveConfig renders cfg as YAML with secrets redacted.
+// effectiveConfig renders cfg as YAML, with the config file's keys and the
+// secrets redacted: passwords (also one in mqtt.url) and password hashes.
 func effectiveConfig(cfg Config) ([]byte, error) {
 	if cfg.MQTT.Password != "" {
 		cfg.MQTT.Password = redacted
 	}
-	var m map[string]any
-	if err := mapstructure.Decode(cfg, &m); err != nil {
-		return nil, fmt.Errorf("render config: %w", err)
+	cfg.MQTT.URL = redactURL(cfg.MQTT.URL)
+	users := make([]BrokerUser, len(cfg.Broker.Users))
+	for i, u := range cfg.Broker.Users {
+		if u.Password != "" {
+			u.Password = redacted
+		}
+		if u.PasswordHash != "" {
+			u.PasswordHash = redacted
+		}
+		users[i] = u
 	}
-	b, err := yaml.Marshal(m)
+	cfg.Broker.Users = users
+	b, err := yaml.Marshal(plain(reflect.ValueOf(cfg)))
 	if err != nil {
 		return nil, fmt.Errorf("render config: %w", err)
 	}
 	return b, nil
+}
+
+// plain turns a config value into maps keyed by the mapstructure tags
+// (the config file's keys), slices and scalars, for YAML.
+func plain(v reflect.Value) any {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return plain(v.Elem())
+	case reflect.Struct:
+		m := make(map[string]any)
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			key, _, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+			if !f.IsExported() || key == "" || key == "-" {
+				continue
+			}
+			m[key] = plain(v.Field(i))
+		}
+		return m
+	case reflect.Slice:
+		out := make([]any, v.Len())
+		for i := range out {
+			out[i] = plain(v.Index(i))
+		}
+		return out
+	}
+	return v.Interface()
 }

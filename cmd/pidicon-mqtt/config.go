@@ -28,6 +28,7 @@ type Config struct {
 	HomeAssistant HomeAssistantConfig `mapstructure:"homeassistant"`
 	State         StateConfig         `mapstructure:"state"`
 	Log           LogConfig           `mapstructure:"log"`
+	HTTP          HTTPConfig          `mapstructure:"http"`
 	Devices       []DeviceConfig      `mapstructure:"devices"`
 }
 
@@ -38,12 +39,20 @@ type MQTTConfig struct {
 	ClientID  string `mapstructure:"client_id"`
 	Username  string `mapstructure:"username"`
 	Password  string `mapstructure:"password"`
+	// PasswordFile holds the password instead (a Docker secret).
+	PasswordFile string          `mapstructure:"password_file"`
+	TLS          TLSClientConfig `mapstructure:"tls"`
 }
 
 // BrokerConfig is the embedded broker, used when mqtt.url is empty.
 type BrokerConfig struct {
 	Listen         string `mapstructure:"listen"`
 	AllowAnonymous bool   `mapstructure:"allow_anonymous"`
+	// Users may log in; without users, only a loopback broker.listen is
+	// allowed (unless AllowAnonymous).
+	Users     []BrokerUser   `mapstructure:"users"`
+	TLS       ListenerConfig `mapstructure:"tls"`
+	WebSocket ListenerConfig `mapstructure:"websocket"`
 }
 
 // HomeAssistantConfig is MQTT discovery for Home Assistant.
@@ -123,6 +132,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("state.persist", true)
 	v.SetDefault("log.level", "info")
 	v.SetDefault("log.format", "text")
+	setSecurityDefaults(v)
 }
 
 // defaultDevices is the device list when the config has none: one
@@ -145,15 +155,28 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 		}
 	}
 	var cfg Config
-	if err := v.UnmarshalExact(&cfg); err != nil {
-		return Config{}, fmt.Errorf("config %s: %w", displayPath(path), err)
-	}
+	decodeErr := v.UnmarshalExact(&cfg)
 	if len(cfg.Devices) == 0 && !v.IsSet("devices") {
 		cfg.Devices = defaultDevices()
 	}
 	cfg.fillDefaults(getenv)
+	if decodeErr != nil {
+		// cfg holds what could be read: check-config lists its other
+		// problems too.
+		return cfg, &decodeError{path: displayPath(path), err: decodeErr}
+	}
 	return cfg, nil
 }
+
+// decodeError is a config with unknown keys or values of the wrong type
+// (a bad duration, a word for a number).
+type decodeError struct {
+	path string
+	err  error
+}
+
+func (e *decodeError) Error() string { return fmt.Sprintf("config %s: %v", e.path, e.err) }
+func (e *decodeError) Unwrap() error { return e.err }
 
 func displayPath(path string) string {
 	if path == "" {
@@ -249,26 +272,18 @@ func (c Config) Validate() error {
 		u, err := url.Parse(c.MQTT.URL)
 		switch {
 		case err != nil:
-			bad("mqtt.url %q: %v", c.MQTT.URL, err)
+			bad("mqtt.url %q: %v", redactURL(c.MQTT.URL), errors.Unwrap(err))
 		case !slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss"}, u.Scheme):
-			bad("mqtt.url %q: scheme must be tcp://, ssl://, tls://, ws:// or wss://", c.MQTT.URL)
+			bad("mqtt.url %q: scheme must be tcp://, ssl://, tls://, mqtts://, ws:// or wss://", u.Redacted())
 		case u.Host == "":
-			bad("mqtt.url %q: no host", c.MQTT.URL)
+			bad("mqtt.url %q: no host", u.Redacted())
 		}
 	}
 	if b := c.MQTT.BaseTopic; b == "" || strings.ContainsAny(b, "+#") || strings.HasPrefix(b, "/") ||
 		strings.HasSuffix(b, "/") || strings.HasPrefix(b, "$") {
 		bad("mqtt.base_topic %q: must be a non-empty topic without +, #, a leading $ or surrounding /", b)
 	}
-	if c.MQTT.URL == "" {
-		host, _, err := net.SplitHostPort(c.Broker.Listen)
-		if err != nil {
-			bad("broker.listen %q: want host:port (%v)", c.Broker.Listen, err)
-		} else if !isLoopback(host) && !c.Broker.AllowAnonymous {
-			bad("broker.listen %q is reachable from other machines and the embedded broker has no users: "+
-				"listen on 127.0.0.1, or set broker.allow_anonymous: true if anyone on the network may control the displays", c.Broker.Listen)
-		}
-	}
+	errs = append(errs, c.validateSecurity()...) // logins, TLS, listeners, http.listen
 	if c.State.Debounce < 0 || c.State.MaxDelay <= 0 || c.State.RestoreWait < 0 {
 		bad("state.debounce, state.max_delay and state.restore_wait must be positive durations")
 	}

@@ -28,8 +28,9 @@ func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv fu
 	if err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("invalid configuration:\n%w", err)
+	sec, err := prepare(cfg, getenv) // validates, reads secrets and certificates
+	if err != nil {
+		return err
 	}
 	level, _ := parseLogLevel(cfg.Log.Level)
 	handler := newLogHandler(logw, cfg.Log.Format)
@@ -37,30 +38,22 @@ func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv fu
 	bridge.SetLibraryLogger(log.With("component", "mqtt"))
 	ver := buildVersion()
 	log.Info("pidicon-mqtt starting", "version", ver, "config", displayPath(configPath))
+	warnInsecure(cfg, log)
 
 	store := state.NewStore()
 	doc := openStateFile(cfg.State, log)
 
 	var br atomic.Pointer[bridge.Bridge]
-	url := cfg.MQTT.URL
+	url, username, password := sec.mqttURL, sec.mqttUsername, sec.mqttPassword
 	var broker *bridge.Broker
 	if url == "" {
-		broker, err = bridge.StartBroker(bridge.BrokerOptions{
-			Listen:    cfg.Broker.Listen,
-			BaseTopic: cfg.MQTT.BaseTopic,
-			Logger:    newLogger(handler, max(level, slog.LevelError)).With("component", "broker"),
-			OnRefused: func(clientID, topic string, payload []byte) {
-				if b := br.Load(); b != nil {
-					b.ReportRefused(clientID, topic, payload)
-				}
-			},
-		})
+		broker, err = startBroker(cfg, sec, handler, level, log, &br)
 		if err != nil {
 			return err
 		}
 		defer broker.Close()
 		url = broker.URL()
-		log.Info("embedded MQTT broker listening", "address", broker.Addr())
+		username, password = broker.DaemonLogin() // only the daemon knows it
 	}
 
 	devices, closeDevices, err := buildDevices(cfg, handler, ver, log)
@@ -89,8 +82,9 @@ func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv fu
 		URL:         url,
 		BaseTopic:   cfg.MQTT.BaseTopic,
 		ClientID:    cfg.MQTT.ClientID,
-		Username:    cfg.MQTT.Username,
-		Password:    cfg.MQTT.Password,
+		Username:    username,
+		Password:    password,
+		TLS:         sec.mqttTLS,
 		RestoreWait: cfg.State.RestoreWait,
 		Version:     ver,
 		Logger:      log,
@@ -105,6 +99,11 @@ func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv fu
 		},
 	})
 	br.Store(b)
+	stopHTTP, err := serveHTTP(cfg.HTTP.Listen, &observed{bridge: b, broker: broker, persister: persister, version: ver}, log)
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
 
 	var wg sync.WaitGroup
 	var persistErr error

@@ -7,6 +7,8 @@
 //
 //	pidicon-mqtt [--config FILE]               run the daemon
 //	pidicon-mqtt check-config [--config FILE]  check and print the configuration
+//	pidicon-mqtt healthcheck [--config FILE]   exit 0 if the running daemon is ready (its /healthz)
+//	pidicon-mqtt hash-password                 print a bcrypt hash of the password read from stdin
 //	pidicon-mqtt sim [--listen ADDR] [--type pixoo64|awtrix]
 //	                                           serve a simulated display
 //	pidicon-mqtt version                       print the version
@@ -28,7 +30,7 @@ import (
 var version string
 
 func main() {
-	os.Exit(exitCode(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.Getenv)))
+	os.Exit(exitCode(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)))
 }
 
 // errUsage is a command-line mistake; the message was already printed.
@@ -46,7 +48,7 @@ func exitCode(err error) int {
 }
 
 // run parses the command line and runs the chosen command.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
 	cmd := "run"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
@@ -55,14 +57,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.SetOutput(stderr)
 	var configPath, listen, simType *string
 	switch cmd {
-	case "run", "check-config":
+	case "run", "check-config", "healthcheck":
 		configPath = fs.String("config", "", "configuration file (YAML); without one, the defaults and PIDICON_* variables apply")
 	case "sim":
 		listen = fs.String("listen", "127.0.0.1:8064", "address to serve the simulated display on")
 		simType = fs.String("type", typePixoo64, "the display to simulate: pixoo64 or awtrix")
-	case "version":
+	case "version", "hash-password":
 	default:
-		fmt.Fprintf(stderr, "unknown command %q (commands: run, check-config, sim, version)\n", cmd)
+		fmt.Fprintf(stderr, "unknown command %q (commands: run, check-config, healthcheck, hash-password, sim, version)\n", cmd)
 		return errUsage
 	}
 	if err := fs.Parse(args); err != nil {
@@ -78,6 +80,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	switch cmd {
 	case "check-config":
 		return checkConfig(*configPath, stdout, getenv)
+	case "healthcheck":
+		return healthcheck(ctx, *configPath, stdout, getenv)
+	case "hash-password":
+		return hashPassword(stdin, stdout)
 	case "version":
 		fmt.Fprintln(stdout, buildVersion())
 		return nil

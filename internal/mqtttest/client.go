@@ -2,6 +2,7 @@ package mqtttest
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -48,8 +49,44 @@ type Client struct {
 // disconnects it when the test ends.
 func Connect(t testing.TB, url string) *Client {
 	t.Helper()
+	return ConnectWith(t, url, Login{})
+}
+
+// Login is how ConnectWith and TryConnect log in; the zero value is an
+// anonymous client with a random id.
+type Login struct {
+	ClientID           string // empty: random
+	Username, Password string
+	// TLS is used for ssl:// and wss:// URLs.
+	TLS *tls.Config
+	// WillTopic, if set, gives the client a will with WillPayload, at QoS
+	// 1, retained if WillRetain.
+	WillTopic   string
+	WillPayload string
+	WillRetain  bool
+}
+
+// ConnectWith connects a new client to url with login (clean session) and
+// disconnects it when the test ends.
+func ConnectWith(t testing.TB, url string, login Login) *Client {
+	t.Helper()
+	c, err := TryConnect(t, url, login)
+	if err != nil {
+		t.Fatalf("connect test client to %s: %v", url, err)
+	}
+	return c
+}
+
+// TryConnect is ConnectWith that returns the broker's refusal instead of
+// failing the test. It speaks MQTT 3.1.1 only (no fallback to 3.1).
+func TryConnect(t testing.TB, url string, login Login) (*Client, error) {
+	t.Helper()
 	c := &Client{t: t, changed: make(chan struct{})}
-	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID("test-" + randomHex(6)).
+	id := login.ClientID
+	if id == "" {
+		id = "test-" + randomHex(6)
+	}
+	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID(id).SetProtocolVersion(4).
 		SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(5 * time.Second).
 		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) {
 			c.mu.Lock()
@@ -58,14 +95,29 @@ func Connect(t testing.TB, url string) *Client {
 			c.changed = make(chan struct{})
 			c.mu.Unlock()
 		})
+	if login.Username != "" {
+		opts.SetUsername(login.Username).SetPassword(login.Password)
+	}
+	if login.TLS != nil {
+		opts.SetTLSConfig(login.TLS)
+	}
+	if login.WillTopic != "" {
+		opts.SetWill(login.WillTopic, login.WillPayload, 1, login.WillRetain)
+	}
 	c.client = mqtt.NewClient(opts)
 	tok := c.client.Connect()
-	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("connect test client to %s: %v", url, tok.Error())
+	if !tok.WaitTimeout(10 * time.Second) {
+		return nil, errors.New("connect: no answer within 10s")
+	}
+	if err := tok.Error(); err != nil {
+		return nil, err
 	}
 	t.Cleanup(func() { c.client.Disconnect(50) })
-	return c
+	return c, nil
 }
+
+// Connected reports whether the client's connection is up.
+func (c *Client) Connected() bool { return c.client.IsConnectionOpen() }
 
 // probePrefix starts the topics of Subscribe's probes.
 const probePrefix = "mqtttest-probe/"
@@ -127,6 +179,15 @@ func (c *Client) Publish(topic, payload string, retain bool) {
 func (c *Client) PublishBytes(topic string, payload []byte, retain bool) {
 	c.t.Helper()
 	tok := c.client.Publish(topic, 1, retain, payload)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		c.t.Fatalf("publish %s: %v", topic, tok.Error())
+	}
+}
+
+// PublishQoS0 publishes at QoS 0 and waits until the message is written.
+func (c *Client) PublishQoS0(topic, payload string, retain bool) {
+	c.t.Helper()
+	tok := c.client.Publish(topic, 0, retain, payload)
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		c.t.Fatalf("publish %s: %v", topic, tok.Error())
 	}
@@ -217,7 +278,13 @@ func (c *Client) WaitSince(mark int, timeout time.Duration, match func(Msg) bool
 // fresh subscription.
 func Retained(t testing.TB, url string, filters ...string) map[string]Msg {
 	t.Helper()
-	c := Connect(t, url)
+	return RetainedWith(t, url, Login{}, filters...)
+}
+
+// RetainedWith is Retained for a client that logs in with login.
+func RetainedWith(t testing.TB, url string, login Login, filters ...string) map[string]Msg {
+	t.Helper()
+	c := ConnectWith(t, url, login)
 	c.Subscribe(filters...)
 	out := make(map[string]Msg)
 	for _, m := range c.Since(0) {

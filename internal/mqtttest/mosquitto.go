@@ -25,6 +25,7 @@ type Mosquitto struct {
 	t      testing.TB
 	bin    string
 	port   int
+	plain  int // port of the plain listener beside a TLS one, or 0
 	config string
 
 	mu     sync.Mutex
@@ -37,6 +38,9 @@ type Mosquitto struct {
 type Options struct {
 	// Extra lines appended to mosquitto.conf (e.g. "set_tcp_nodelay true").
 	Extra []string
+	// CertFile and KeyFile (PEM), if set, make the listener TLS (URL then
+	// is ssl://); a second, plain listener (PlainURL) serves test clients.
+	CertFile, KeyFile string
 }
 
 // FindMosquitto returns the mosquitto binary, or skips the test (fails under CI).
@@ -62,6 +66,15 @@ func StartMosquitto(t testing.TB, opts Options) *Mosquitto {
 	dir := t.TempDir()
 	b := &Mosquitto{t: t, bin: bin, port: freePort(t), config: filepath.Join(dir, "mosquitto.conf")}
 	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n", b.port)
+	if opts.CertFile != "" {
+		if os.Geteuid() == 0 {
+			// Started as root, mosquitto reads certificates after dropping
+			// to its own user, who cannot read the test's temporary files.
+			conf += "user root\n"
+		}
+		b.plain = freePort(t)
+		conf += fmt.Sprintf("certfile %s\nkeyfile %s\nlistener %d 127.0.0.1\n", opts.CertFile, opts.KeyFile, b.plain)
+	}
 	for _, l := range opts.Extra {
 		conf += l + "\n"
 	}
@@ -73,8 +86,22 @@ func StartMosquitto(t testing.TB, opts Options) *Mosquitto {
 	return b
 }
 
-// URL is the broker's address for MQTT clients.
-func (b *Mosquitto) URL() string { return fmt.Sprintf("tcp://127.0.0.1:%d", b.port) }
+// URL is the broker's address for MQTT clients (ssl:// with a certificate).
+func (b *Mosquitto) URL() string {
+	if b.plain != 0 {
+		return fmt.Sprintf("ssl://127.0.0.1:%d", b.port)
+	}
+	return fmt.Sprintf("tcp://127.0.0.1:%d", b.port)
+}
+
+// PlainURL is the address of a plain listener: URL's, or the one beside a
+// TLS listener.
+func (b *Mosquitto) PlainURL() string {
+	if b.plain != 0 {
+		return fmt.Sprintf("tcp://127.0.0.1:%d", b.plain)
+	}
+	return b.URL()
+}
 
 // Port is the broker's TCP port.
 func (b *Mosquitto) Port() int { return b.port }

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/pidicon/pidicon-mqtt/bridge"
+)
+
+// prometheus renders the metrics in the Prometheus text format (0.0.4):
+// the bridge's MQTT counters and readiness, each device's counters, the
+// state file's writes and, with the embedded broker, its clients and
+// refusals.
+func (o *observed) prometheus() []byte {
+	var p promText
+	bs := o.bridge.Stats()
+	p.metric("pidicon_build_info", "gauge", "The daemon's version.",
+		sample{labels: label("version", o.version), value: 1})
+	p.metric("pidicon_ready", "gauge", "1 when connected to the MQTT broker with the state restored (as /healthz).",
+		sample{value: boolValue(o.bridge.Ready() == nil)})
+	p.metric("pidicon_mqtt_connected", "gauge", "1 while the MQTT connection is up.",
+		sample{value: boolValue(bs.Connected)})
+	p.metric("pidicon_mqtt_messages_received_total", "counter", "MQTT messages received.",
+		sample{value: float64(bs.Received)})
+	p.metric("pidicon_mqtt_messages_published_total", "counter", "MQTT messages published.",
+		sample{value: float64(bs.Published)})
+
+	per := func(f func(d bridge.DeviceStats) float64) []sample {
+		out := make([]sample, 0, len(bs.Devices))
+		for _, d := range bs.Devices {
+			out = append(out, sample{labels: label("device", d.ID), value: f(d)})
+		}
+		return out
+	}
+	p.metric("pidicon_device_online", "gauge", "1 while the display answers.",
+		per(func(d bridge.DeviceStats) float64 { return boolValue(d.Online) })...)
+	p.metric("pidicon_device_pushes_total", "counter", "Frames sent to the display.",
+		per(func(d bridge.DeviceStats) float64 { return float64(d.Metrics.Pushes) })...)
+	p.metric("pidicon_device_skipped_total", "counter", "Frames dropped because the display was busy.",
+		per(func(d bridge.DeviceStats) float64 { return float64(d.Metrics.Skipped) })...)
+	p.metric("pidicon_device_errors_total", "counter", "Failed requests to the display.",
+		per(func(d bridge.DeviceStats) float64 { return float64(d.Metrics.Errors) })...)
+	p.metric("pidicon_device_fps", "gauge", "Frames per second sent to the display.",
+		per(func(d bridge.DeviceStats) float64 { return d.Metrics.FPS })...)
+
+	if o.persister != nil {
+		ps := o.persister.Stats()
+		p.metric("pidicon_state_writes_total", "counter", "State file writes.",
+			sample{value: float64(ps.Writes)})
+		p.metric("pidicon_state_write_failures_total", "counter", "Failed state file writes.",
+			sample{value: float64(ps.Failures)})
+		p.metric("pidicon_state_last_write_duration_seconds", "gauge", "Duration of the last state file write.",
+			sample{value: ps.Last.Seconds()})
+		p.metric("pidicon_state_last_write_bytes", "gauge", "Size of the last state file written.",
+			sample{value: float64(ps.Bytes)})
+	}
+	if o.broker != nil {
+		st := o.broker.Stats()
+		p.metric("pidicon_broker_clients", "gauge", "Clients connected to the embedded broker, the daemon included.",
+			sample{value: float64(st.Clients)})
+		p.metric("pidicon_broker_logins_refused_total", "counter", "Connections the embedded broker refused at login.",
+			sample{value: float64(st.LoginsRefused)})
+		p.metric("pidicon_broker_publishes_denied_total", "counter", "Publishes dropped because only the daemon publishes to their topic.",
+			sample{value: float64(st.PublishesDenied)})
+	}
+	return p.buf.Bytes()
+}
+
+// promText writes the Prometheus text format.
+type promText struct {
+	buf bytes.Buffer
+}
+
+// sample is one value of a metric; labels is rendered, e.g. {device="demo"}.
+type sample struct {
+	labels string
+	value  float64
+}
+
+func (p *promText) metric(name, typ, help string, samples ...sample) {
+	fmt.Fprintf(&p.buf, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	for _, s := range samples {
+		fmt.Fprintf(&p.buf, "%s%s %s\n", name, s.labels, strconv.FormatFloat(s.value, 'g', -1, 64))
+	}
+}
+
+// label renders one label, its value escaped.
+func label(name, value string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return "{" + name + `="` + r.Replace(value) + `"}`
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
