@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -56,6 +57,16 @@ func (o *observed) prometheus() []byte {
 		p.metric("pidicon_state_last_write_bytes", "gauge", "Size of the last state file written.",
 			sample{value: float64(ps.Bytes)})
 	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	p.metric("go_goroutines", "gauge", "Goroutines that currently exist.",
+		sample{value: float64(runtime.NumGoroutine())})
+	p.metric("go_memstats_heap_alloc_bytes", "gauge", "Bytes of allocated heap objects.",
+		sample{value: float64(ms.HeapAlloc)})
+	p.metric("go_memstats_heap_inuse_bytes", "gauge", "Bytes in in-use heap spans.",
+		sample{value: float64(ms.HeapInuse)})
+	p.metric("go_memstats_sys_bytes", "gauge", "Bytes of memory obtained from the OS.",
+		sample{value: float64(ms.Sys)})
 	if o.broker != nil {
 		st := o.broker.Stats()
 		p.metric("pidicon_broker_clients", "gauge", "Clients connected to the embedded broker, the daemon included.",

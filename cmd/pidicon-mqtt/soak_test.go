@@ -1,8 +1,10 @@
 package main_test
 
 import (
+	"bufio"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -84,13 +86,15 @@ func TestSoak(t *testing.T) {
 		ids = append(ids, id)
 		lines = append(lines, fmt.Sprintf("  - {id: %s, type: mock}", id))
 	}
+	httpPort := freePort(t)
 	config := writeConfig(t, dir, fmt.Sprintf(`
 mqtt: {url: %q, client_id: soak}
 state: {path: %q, debounce: 100ms, max_delay: 500ms}
+http: {listen: "127.0.0.1:%d"}
 log: {level: warning}
 devices:
 %s
-`, url, statePath, strings.Join(lines, "\n")))
+`, url, statePath, httpPort, strings.Join(lines, "\n")))
 
 	watch := mqtttest.Connect(t, url)
 	watch.Subscribe("pidicon/+/state", "pidicon/bridge/event")
@@ -101,7 +105,10 @@ devices:
 		want[id] = 75
 	}
 	d := startProc(t, config)
-	var rss []int // kB, sampled after each step of the current process
+	// Samples after each step of the current process, and of the longest
+	// lived one so far.
+	var rss, longestRSS []int                   // kB
+	var goroutines, longestGoroutines []float64 // from /metrics
 
 	// checkAll waits until every device's retained state equals want.
 	checkAll := func(step string) {
@@ -153,6 +160,9 @@ devices:
 		}
 		if kb := rssKB(d.cmd.Process.Pid); kb > 0 {
 			rss = append(rss, kb)
+		}
+		if m := scrape(httpPort); m != nil {
+			goroutines = append(goroutines, m["go_goroutines"])
 		}
 	}
 
@@ -234,7 +244,10 @@ devices:
 			}); !ok {
 				t.Fatalf("seed %d: the restarted daemon never came online:\n%s", seed, d.out.String())
 			}
-			rss = nil // a new process
+			if len(rss) > len(longestRSS) {
+				longestRSS, longestGoroutines = rss, goroutines
+			}
+			rss, goroutines = nil, nil // a new process
 		case "birth":
 			cmd.Publish("homeassistant/status", "online", false)
 		}
@@ -248,18 +261,53 @@ devices:
 	if limit := 4*steps["outage"] + 4*len(displays)*(steps["kill"]+steps["broker-restart"]) + 4; events > limit {
 		t.Errorf("%d events for %v: more than %d", events, steps, limit)
 	}
-	// No growth: the last process's resident memory at the end is within
-	// 25% (and 4 MB) of what it was after its first third of steps.
+	if len(rss) > len(longestRSS) {
+		longestRSS, longestGoroutines = rss, goroutines
+	}
+	rss, goroutines = longestRSS, longestGoroutines
+	// No growth: the longest-lived process's resident memory at its end is
+	// within 25% (and 4 MB) of what it was after its first third of steps.
 	if n := len(rss); n >= 6 {
 		early, last := rss[n/3], rss[n-1]
 		if last > early+early/4 && last-early > 4096 {
 			t.Errorf("RSS grew from %d kB to %d kB over %d steps", early, last, n-n/3)
 		}
-		t.Logf("RSS of the last process: %d kB -> %d kB over %d steps", early, last, n-n/3)
+		t.Logf("RSS of the longest-lived process: %d kB -> %d kB over %d steps", early, last, n-n/3)
+	}
+	// No goroutine leak: the count at the end of that process is where it
+	// was after the first third of its steps (give or take a few
+	// connections in progress).
+	if n := len(goroutines); n >= 6 {
+		early, last := goroutines[n/3], goroutines[n-1]
+		if last > early+10 {
+			t.Errorf("goroutines grew from %v to %v over %d steps", early, last, n-n/3)
+		}
+		t.Logf("goroutines of the longest-lived process: %v -> %v over %d steps", early, last, n-n/3)
 	}
 	if code := d.stop(syscall.SIGTERM, 5*time.Second); code != 0 {
 		t.Errorf("exit code %d", code)
 	}
+}
+
+// scrape reads the daemon's /metrics (unlabelled samples only), or nil.
+func scrape(port int) map[string]float64 {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(value, 64); err == nil {
+			out[name] = v
+		}
+	}
+	return out
 }
 
 // rssKB reads a process's resident set size, or 0.
