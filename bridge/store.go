@@ -9,11 +9,12 @@ import (
 // resendStore is the paho client's store of unacknowledged packets, kept
 // in memory so that paho resends them after a reconnect (which completes
 // their tokens: the publisher's window of messages in flight drains). It
-// differs from paho's memory store in one way: Get returns a copy of a
-// stored PUBLISH. paho's resume marks the packet it gets as a duplicate
-// while, right after a reconnect, the same packet object may be being
-// written by a publish made since: a data race the race detector reports
-// with paho's own store.
+// differs from paho's memory store in one way: it keeps its own copy of a
+// PUBLISH, taken when paho stores it (before paho writes it out), and hands
+// out copies. paho's resume marks the packet it gets as a duplicate, and
+// paho's writer sets fields of a packet as it writes it; with paho's own
+// store both work on one object when a publish made right after a
+// reconnect is also resumed: a data race the race detector reports.
 type resendStore struct {
 	mu      sync.Mutex
 	packets map[string]packets.ControlPacket
@@ -30,13 +31,18 @@ func (s *resendStore) Close() {}
 func (s *resendStore) Put(key string, p packets.ControlPacket) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.packets[key] = p
+	s.packets[key] = copyPublish(p)
 }
 
 func (s *resendStore) Get(key string) packets.ControlPacket {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.packets[key]
+	return copyPublish(s.packets[key])
+}
+
+// copyPublish returns a copy of a PUBLISH (its payload is never written,
+// so it is shared) and any other packet as it is.
+func copyPublish(p packets.ControlPacket) packets.ControlPacket {
 	if pub, ok := p.(*packets.PublishPacket); ok {
 		cp := *pub
 		return &cp
