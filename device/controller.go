@@ -106,6 +106,7 @@ type Options struct {
 // only way in and never blocks.
 type Controller struct {
 	opts  Options
+	size  scene.Size // the driver's, read once: only Run's goroutine calls the driver
 	level *slog.LevelVar
 	log   *slog.Logger
 
@@ -137,6 +138,7 @@ func NewController(opts Options) *Controller {
 	level.Set(SlogLevel(state.LevelWarning))
 	return &Controller{
 		opts:  opts,
+		size:  opts.Driver.Size(),
 		level: level,
 		log:   slog.New(NewLevelHandler(opts.LogHandler, level)).With("device", opts.ID),
 		wake:  make(chan struct{}, 1),
@@ -147,7 +149,7 @@ func NewController(opts Options) *Controller {
 func (c *Controller) ID() string { return c.opts.ID }
 
 // Size is the display size.
-func (c *Controller) Size() scene.Size { return c.opts.Driver.Size() }
+func (c *Controller) Size() scene.Size { return c.size }
 
 // Scenes lists the scenes this display can show.
 func (c *Controller) Scenes() []string { return c.opts.Scenes.For(c.Size()) }
@@ -215,7 +217,7 @@ type run struct {
 	pushesAt    uint64    // pushes at the last metrics tick, for fps
 	previewAt   time.Time
 	previewDue  bool
-	lastPreview []byte
+	previewPix  []byte // the pixels of the last preview sent
 	encoder     png.Encoder
 	pngBuf      bytes.Buffer
 }
@@ -337,6 +339,10 @@ func (r *run) playStateChanged() {
 	case state.Paused:
 		r.m.Status = StatusPaused
 		r.nextFrame = time.Time{}
+		if r.shownGen != r.gen {
+			// A scene that starts paused shows its first frame, frozen.
+			r.nextFrame = time.Now()
+		}
 	case state.Stopped:
 		r.m.Status = StatusStopped
 		r.nextFrame = time.Now() // one black frame, then nothing
@@ -374,8 +380,14 @@ func (r *run) step() {
 	if r.online && r.has && !r.nextFrame.IsZero() && !time.Now().Before(r.nextFrame) && !now.Before(r.holdUntil) {
 		r.frame()
 	}
-	if r.online && !time.Now().Before(r.nextProbe) {
-		r.probe(time.Now())
+	// A frame that went through just now says as much as a probe would:
+	// a busy display is not asked for its settings on top.
+	if now := time.Now(); r.online && !now.Before(r.nextProbe) {
+		if now.Sub(r.m.LastSeen) < r.opts.ProbeEvery {
+			r.nextProbe = r.m.LastSeen.Add(r.opts.ProbeEvery)
+		} else {
+			r.probe(now)
+		}
 	}
 }
 
@@ -509,7 +521,7 @@ func (r *run) frame() {
 	case state.Stopped:
 		fillBlack(r.buf)
 		r.nextFrame = time.Time{}
-	case state.Playing:
+	case state.Playing, state.Paused:
 		r.sc.Render(r.buf, scene.Params{
 			DeviceName: r.opts.Name,
 			Version:    r.opts.Version,
@@ -519,7 +531,7 @@ func (r *run) frame() {
 		})
 		r.frameNo++
 		r.nextFrame = time.Time{}
-		if r.interval > 0 {
+		if r.desired.PlayState == state.Playing && r.interval > 0 {
 			r.nextFrame = due.Add(r.interval)
 		}
 	default:
@@ -570,17 +582,18 @@ func (r *run) maybePreview(now time.Time) {
 		return
 	}
 	r.previewDue = false
-	var b bytes.Buffer
-	if err := png.Encode(&b, r.shown); err != nil {
+	if r.previewPix != nil && bytes.Equal(r.shown.Pix, r.previewPix) {
+		return // the same picture as the last preview: nothing to send
+	}
+	r.pngBuf.Reset()
+	if err := r.encoder.Encode(&r.pngBuf, r.shown); err != nil {
 		r.log.Error("encode frame preview", "error", err)
 		return
 	}
-	if bytes.Equal(b.Bytes(), r.lastPreview) {
-		return
-	}
 	r.previewAt = now
-	r.lastPreview = b.Bytes()
-	r.obs.Frame(r.opts.ID, r.lastPreview)
+	r.previewPix = append(r.previewPix[:0], r.shown.Pix...)
+	// A copy: the observer keeps it, and pngBuf is reused.
+	r.obs.Frame(r.opts.ID, bytes.Clone(r.pngBuf.Bytes()))
 }
 
 // tickMetrics publishes the metrics if they changed, and a pending

@@ -460,3 +460,39 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestController_ScenePaused starts a scene paused (a state file that says
+// paused, or {"activeScene":"fill","playState":"paused"}): its first frame
+// is shown, once, and stays.
+func TestController_ScenePaused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, log := bubbleDevice(t)
+		c := newController("demo", log, nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { c.Run(ctx, &recorder{}); close(done) }()
+		defer func() { cancel(); <-done }()
+		red := color.RGBA{R: 255, A: 255}
+
+		c.Desire(desired(50, true, "fill", state.Paused), false)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if n := log.mark(); n != 1 || !solid(p.Frame(), red) {
+			t.Errorf("%d pushes, red shown %v; want the fill frame once", n, solid(p.Frame(), red))
+		}
+
+		// Playing another scene, then switching to a paused one in one go.
+		c.Desire(desired(50, true, "wave", state.Playing), true)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		c.Desire(desired(50, true, "empty", state.Paused), true)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		mark := log.mark()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if !solid(p.Frame(), color.RGBA{}) || len(log.after(mark)) != 0 {
+			t.Errorf("after switching to a paused empty scene: black %v, %d more pushes", solid(p.Frame(), color.RGBA{}), len(log.after(mark)))
+		}
+	})
+}
