@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"image/png"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -464,4 +465,36 @@ func TestBridge_FramePreview(t *testing.T) {
 	if got := mqtttest.Retained(t, url, topic("demo", "frame")); len(got) != 1 {
 		t.Error("the frame is not retained")
 	}
+}
+
+// TestBroker_PacketSizeLimit sends the embedded broker the header of a
+// packet far larger than MaxPacket, before any login: it must hang up at
+// once rather than read it into memory.
+func TestBroker_PacketSizeLimit(t *testing.T) {
+	report := new(atomic.Pointer[bridge.Bridge])
+	b := embedded(t, report)
+	conn, err := net.Dial("tcp", b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// CONNECT, remaining length 64 MiB (variable-length encoding).
+	if _, err := conn.Write([]byte{0x10, 0x80, 0x80, 0x80, 0x20}); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Read(make([]byte, 16)); err == nil {
+		t.Error("the broker answered instead of closing the connection")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Error("the broker is still reading the oversized packet after 5s")
+	}
+	// A 100 KiB command still reaches the daemon (and is refused there).
+	url := b.URL()
+	startDaemon(t, url, []string{"demo"}, report)
+	c := mqtttest.Connect(t, url)
+	c.Subscribe(base + "/bridge/event")
+	c.PublishBytes(topic("demo", "brightness/set"), bytes.Repeat([]byte("7"), 100*1024), false)
+	c.WaitFor(5*time.Second, "the event about the oversized command", func(m mqtttest.Msg) bool {
+		return strings.Contains(m.Text(), "commands are at most")
+	})
 }

@@ -14,6 +14,11 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
+// MaxPacket is the largest MQTT packet the embedded broker reads; a client
+// that sends a larger one is disconnected. It leaves room for payloads over
+// MaxPayload, which the daemon reports rather than the broker dropping them.
+const MaxPacket = 256 * 1024
+
 // ErrRetainedCommand is reported when a client publishes a command retained.
 var ErrRetainedCommand = errors.New("command topics must not be retained: the message was refused and not applied")
 
@@ -144,6 +149,10 @@ func StartBroker(opts BrokerOptions) (*Broker, error) {
 	caps := mochi.NewDefaultServerCapabilities()
 	// Keep sessions of clients that ask for it for a day, not forever.
 	caps.MaximumSessionExpiryInterval = 24 * 60 * 60
+	// mochi's default is no limit: it would read a packet of any size, even
+	// before login, into memory. Commands are at most MaxPayload; frames
+	// and discovery configs a few KB.
+	caps.MaximumPacketSize = MaxPacket
 	s := mochi.New(&mochi.Options{
 		Capabilities:           caps,
 		Logger:                 opts.Logger,
