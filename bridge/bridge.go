@@ -85,11 +85,12 @@ type Bridge struct {
 	restoring atomic.Bool
 	syncCh    chan struct{} // our sync message came back
 
-	mu      sync.Mutex
-	found   map[string][]byte // retained state and discovery topics seen at start-up
-	last    map[string][]byte // transient retained topics (availability, metrics, frame)
-	clears  map[string]int    // set topics we cleared; their empty echo is ours
-	sources map[string]state.Source
+	mu     sync.Mutex
+	found  map[string][]byte // retained state and discovery topics seen at start-up
+	last   map[string][]byte // transient retained topics (availability, metrics, frame)
+	clears map[string]int    // set topics we cleared; their empty echo is ours
+	// fileEntries holds each device's entry of the state file, if any.
+	fileEntries map[string]*state.Entry
 
 	stats stats // counters and readiness for Stats and Ready (stats.go)
 }
@@ -117,17 +118,17 @@ func New(opts Options) *Bridge {
 		opts.HomeAssistant.StatusTopic = opts.HomeAssistant.DiscoveryPrefix + "/status"
 	}
 	b := &Bridge{
-		opts:      opts,
-		log:       opts.Logger,
-		topics:    topics{base: opts.BaseTopic},
-		devices:   make(map[string]*Device),
-		box:       newOutbox(),
-		inbox:     make(chan command, inboxSize),
-		connected: make(chan struct{}, 1),
-		syncCh:    make(chan struct{}, 1),
-		last:      make(map[string][]byte),
-		clears:    make(map[string]int),
-		sources:   make(map[string]state.Source),
+		opts:        opts,
+		log:         opts.Logger,
+		topics:      topics{base: opts.BaseTopic},
+		devices:     make(map[string]*Device),
+		box:         newOutbox(),
+		inbox:       make(chan command, inboxSize),
+		connected:   make(chan struct{}, 1),
+		syncCh:      make(chan struct{}, 1),
+		last:        make(map[string][]byte),
+		clears:      make(map[string]int),
+		fileEntries: make(map[string]*state.Entry),
 	}
 	for i := range opts.Devices {
 		d := &opts.Devices[i]
@@ -141,7 +142,7 @@ func New(opts Options) *Bridge {
 // is done, then shuts down in the contract's order: stop taking commands,
 // flush the state file, publish bridge/state offline, disconnect.
 func (b *Bridge) Run(ctx context.Context) error {
-	b.startFromFile()
+	b.readFile()
 
 	ctrlCtx, stopCtrls := context.WithCancel(context.WithoutCancel(ctx))
 	var ctrls sync.WaitGroup
@@ -187,13 +188,21 @@ func (b *Bridge) Run(ctx context.Context) error {
 			return b.shutdown(pub, inbox)
 		case <-warn.C:
 			if !b.client.IsConnectionOpen() {
-				b.log.Warn("MQTT broker not reachable yet; still trying", "url", b.opts.URL)
+				if !restored {
+					// Drive the displays from the file meanwhile; the broker
+					// may still bring newer state when it answers.
+					b.log.Warn("MQTT broker not reachable yet; driving the displays from the state file and still trying", "url", b.opts.URL)
+					b.driveAll()
+				} else {
+					b.log.Warn("MQTT broker not reachable; still trying", "url", b.opts.URL)
+				}
 				warn.Reset(time.Minute)
 			}
 		case <-b.connected:
 			b.log.Info("connected to MQTT broker", "url", b.opts.URL)
 			if !restored {
 				b.restoreFromBroker(ctx)
+				b.driveAll() // CONTRACT §4: drive the hardware, then publish
 				restored, inbox = true, b.inbox
 				b.stats.restored.Store(true)
 			}

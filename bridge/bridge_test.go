@@ -362,7 +362,7 @@ func TestBridge_ShutdownFlushesAndGoesOffline(t *testing.T) {
 func TestBridge_RestoreTakesNewerBrokerState(t *testing.T) {
 	url := mqtttest.StartMosquitto(t, mqtttest.Options{}).URL()
 	c := mqtttest.Connect(t, url)
-	newer := `{"activeScene":"fill","playState":"paused","brightness":12,"displayOn":false,"loggingLevel":"debug","timestamp":"2030-01-01T00:00:00.000Z"}`
+	newer := `{"activeScene":"fill","playState":"paused","brightness":12,"displayOn":false,"loggingLevel":"debug","timestamp":"2026-01-01T00:00:00.000Z"}`
 	c.Publish(topic("demo", "state"), newer, true)
 	older := `{"activeScene":"fill","playState":"paused","brightness":99,"displayOn":false,"loggingLevel":"debug","timestamp":"2001-01-01T00:00:00.000Z"}`
 	c.Publish(topic("lab-2", "state"), older, true)
@@ -380,6 +380,13 @@ func TestBridge_RestoreTakesNewerBrokerState(t *testing.T) {
 		t.Errorf("lab-2 = %+v, want the file's newer state", st)
 	}
 	mqtttest.WaitUntil(t, 5*time.Second, "demo's device gets brightness 12", func() bool { return d.sims["demo"].Brightness() == 12 })
+	// The older file state never reached the hardware (CONTRACT §4: restore,
+	// then drive).
+	for _, r := range d.sims["demo"].Requests() {
+		if r.Command == "Channel/SetBrightness" && r.Body["Brightness"] != json.Number("12") {
+			t.Errorf("demo's device was driven to %v before the restore", r.Body["Brightness"])
+		}
+	}
 }
 
 func topicsOf(id string, suffixes []string) []string {

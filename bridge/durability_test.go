@@ -74,6 +74,7 @@ func TestBridge_RestoreNewestWins(t *testing.T) {
 		{id: "equal-file-wins", file: &source{61, "2026-06-01T00:00:00.000Z"}, broker: &source{62, "2026-06-01T00:00:00.000Z"}, wantBrightness: 61},
 		{id: "file-top-level-timestamp", file: &source{71, ""}, broker: &source{72, "2025-12-31T00:00:00.000Z"}, wantBrightness: 71},
 		{id: "broker-malformed", file: &source{81, "2026-06-01T00:00:00.000Z"}, brokerPayload: `{"brightness":"lots","timestamp":"2030-01-01T00:00:00.000Z"}`, wantBrightness: 81, wantEvent: true},
+		{id: "broker-in-the-future", file: &source{91, "2026-06-01T00:00:00.000Z"}, broker: &source{92, "2099-01-01T00:00:00.000Z"}, wantBrightness: 91, wantEvent: true},
 	}
 	url := mqtttest.StartMosquitto(t, mqtttest.Options{}).URL()
 	c := mqtttest.Connect(t, url)

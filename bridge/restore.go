@@ -13,31 +13,47 @@ import (
 	"github.com/pidicon/pidicon-mqtt/state"
 )
 
-// startFromFile puts each device's state from the file (or its defaults)
-// into the store and the controller, so the hardware is driven even before
-// the broker answers.
-func (b *Bridge) startFromFile() {
+// maxClockSkew is how far in the future a restored timestamp may be. A
+// later one (a host with a wrong clock, or a hand-made retained message)
+// would win every restore and freeze every later timestamp, since they
+// never go backwards.
+const maxClockSkew = time.Minute
+
+// readFile claims the file's entry of each device (by id, or by host
+// address for a file of the original pidicon daemon) and puts the state
+// from the file, or the defaults, into the store, which the file writer
+// saves: nothing of the file may be lost even if the broker never answers.
+// Entries no device claims are kept as they are. The hardware is not
+// driven yet: the broker may hold newer state.
+func (b *Bridge) readFile() {
 	claimed := make(map[string]bool)
-	counts := make(map[state.Source]int)
+	now := time.Now()
 	for _, id := range b.ids {
 		d := b.devices[id]
-		var file *state.Entry
 		for _, key := range []string{id, hostIP(d.Host)} {
-			if e, ok := b.opts.File.Entry(key); ok && key != "" {
-				file = &e
-				claimed[key] = true
-				if key != id {
-					b.log.Info("state file entry claimed by host address", "device", id, "key", key)
-				}
-				break
+			e, ok := b.opts.File.Entry(key)
+			if !ok || key == "" {
+				continue
 			}
+			claimed[key] = true
+			if key != id {
+				b.log.Info("state file entry claimed by host address", "device", id, "key", key)
+			}
+			switch {
+			case e.Timestamp.IsZero():
+				// Undated (a file of the original daemon without any
+				// timestamp): older than anything the broker holds, but kept.
+				e.Timestamp = time.Unix(0, 0).UTC()
+			case e.Timestamp.After(now.Add(maxClockSkew)):
+				b.log.Warn("state file entry is dated in the future; treated as undated", "device", id,
+					"timestamp", state.FormatTime(e.Timestamp))
+				e.Timestamp = time.Unix(0, 0).UTC()
+			}
+			b.fileEntries[id] = &e
+			break
 		}
-		st, src := state.Restore(d.Defaults, file, nil)
-		st = b.checkScene(d, st)
-		b.sources[id] = src
-		counts[src]++
-		b.opts.Store.Put(id, st)
-		d.Controller.Desire(st, false)
+		st, _ := state.Restore(d.Defaults, b.fileEntries[id], nil)
+		b.opts.Store.Put(id, b.checkScene(d, st))
 	}
 	if b.opts.File != nil {
 		kept := make(map[string]json.RawMessage)
@@ -52,7 +68,17 @@ func (b *Bridge) startFromFile() {
 				"entries", strings.Join(sortedKeys(kept), ", "))
 		}
 	}
-	b.log.Info("state read from the file", "from_file", counts[state.FromFile], "from_defaults", counts[state.FromDefaults])
+	b.log.Info("state read from the file", "devices", len(b.fileEntries), "configured", len(b.ids))
+}
+
+// driveAll sends every device's state in the store to its controller, which
+// drives the hardware to it.
+func (b *Bridge) driveAll() {
+	for _, id := range b.ids {
+		if st, ok := b.opts.Store.Get(id); ok {
+			b.devices[id].Controller.Desire(st, false)
+		}
+	}
 }
 
 // checkScene replaces a scene the device cannot show with its default.
@@ -66,10 +92,10 @@ func (b *Bridge) checkScene(d *Device, st state.State) state.State {
 }
 
 // restoreFromBroker reads the retained state topics once, at the first
-// connection, and takes each device's broker state where it is newer than
-// what the file gave. It waits until the broker has sent every retained
-// state (a sync message we publish after subscribing comes back behind
-// them) or RestoreWait passed.
+// connection, and puts each device's newest state (file or broker) into the
+// store. It waits until the broker has sent every retained state (a sync
+// message we publish after subscribing comes back behind them) or
+// RestoreWait passed.
 func (b *Bridge) restoreFromBroker(ctx context.Context) {
 	start := time.Now()
 	deadline := time.NewTimer(b.opts.RestoreWait)
@@ -108,7 +134,8 @@ func (b *Bridge) restoreFromBroker(ctx context.Context) {
 	b.mu.Unlock()
 	b.client.Unsubscribe(filter, b.discoveryFilter(), syncTopic)
 
-	fromBroker := 0
+	now := time.Now()
+	brokerStates := make(map[string]*state.State)
 	var configs, seen []string
 	for _, topic := range sortedKeys(got) {
 		payload := got[topic]
@@ -126,30 +153,27 @@ func (b *Bridge) restoreFromBroker(ctx context.Context) {
 		if err == nil {
 			err = bs.Validate()
 		}
+		if err == nil && bs.Timestamp.After(now.Add(maxClockSkew)) {
+			err = fmt.Errorf("its timestamp %s is in the future", state.FormatTime(bs.Timestamp))
+		}
 		if err != nil {
-			b.event(newEvent(time.Now(), levelWarning, d.ID, topic, payload,
+			b.event(newEvent(now, levelWarning, d.ID, topic, payload,
 				fmt.Errorf("retained state on the broker ignored: %w", err)))
 			continue
 		}
-		cur, _ := b.opts.Store.Get(d.ID)
-		if !bs.Timestamp.After(cur.Timestamp) {
-			continue
-		}
-		bs = b.checkScene(d, bs)
-		b.opts.Store.Put(d.ID, bs)
-		d.Controller.Desire(bs, false)
-		b.sources[d.ID] = state.FromBroker
-		fromBroker++
+		brokerStates[d.ID] = &bs
 	}
-	// A device that came from its defaults gets its first timestamp now.
-	now := time.Now()
+	// Per device, the newest of file and broker; a device in neither starts
+	// from its defaults and gets its first timestamp now.
 	counts := make(map[state.Source]int)
 	for _, id := range b.ids {
-		counts[b.sources[id]]++
-		if st, _ := b.opts.Store.Get(id); st.Timestamp.IsZero() {
+		d := b.devices[id]
+		st, src := state.Restore(d.Defaults, b.fileEntries[id], brokerStates[id])
+		if st.Timestamp.IsZero() {
 			st.Timestamp = now
-			b.opts.Store.Put(id, st)
 		}
+		counts[src]++
+		b.opts.Store.Put(id, b.checkScene(d, st))
 	}
 	b.clearStale(configs, seen)
 	b.log.Info("state restored (newest of file and broker wins)",

@@ -105,11 +105,17 @@ type fileEntry struct {
 }
 
 // encodeDocument writes the file content for a snapshot, in the contract's
-// format, with the device entries sorted by id.
+// format, with the device entries sorted by id. A device without a
+// timestamp has only its configured defaults, never restored or changed:
+// it is left out, since an entry would carry the file's timestamp and beat
+// an older but real state on the broker at the next start.
 func encodeDocument(snap snapshot, now time.Time) ([]byte, error) {
 	devices := make(map[string]json.RawMessage, len(snap.devices)+len(snap.kept))
 	maps.Copy(devices, snap.kept)
 	for id, st := range snap.devices {
+		if st.Timestamp.IsZero() {
+			continue
+		}
 		b, err := json.Marshal(fileEntry{st.wire(true)})
 		if err != nil {
 			return nil, fmt.Errorf("encode device %s: %w", id, err)

@@ -172,7 +172,8 @@ func TestWriteAtomic_Errors(t *testing.T) {
 func TestPersister_HookFailure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "runtime-state.json")
 	s := NewStore()
-	s.Put("demo", State{ActiveScene: "clock", PlayState: Playing, Brightness: 10, DisplayOn: true, LoggingLevel: LevelWarning})
+	s.Put("demo", State{ActiveScene: "clock", PlayState: Playing, Brightness: 10, DisplayOn: true, LoggingLevel: LevelWarning,
+		Timestamp: time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC)})
 	p := NewPersister(s, PersisterOptions{Path: path, Debounce: time.Second, MaxDelay: time.Minute})
 	fail := true
 	p.hook = func(step string) error {
@@ -205,5 +206,29 @@ func TestPersister_HookFailure(t *testing.T) {
 	}
 	if fi, _ := os.Stat(path); fi.Size() != int64(n) {
 		t.Errorf("write reported %d bytes, file has %d", n, fi.Size())
+	}
+}
+
+// TestEncodeDocument_LeavesOutUndated checks that a device that only has
+// its defaults (no timestamp: never restored or changed) is not written: an
+// entry would carry the file's timestamp and beat the broker's real state.
+func TestEncodeDocument_LeavesOutUndated(t *testing.T) {
+	s := NewStore()
+	s.Put("fresh", State{ActiveScene: "startup", PlayState: Playing, Brightness: 75, DisplayOn: true, LoggingLevel: LevelWarning})
+	s.Put("known", State{ActiveScene: "clock", PlayState: Paused, Brightness: 5, DisplayOn: true, LoggingLevel: LevelInfo,
+		Timestamp: time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC)})
+	b, err := encodeDocument(s.snapshot(), time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := ParseDocument(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := doc.Devices["fresh"]; ok {
+		t.Error("an undated device was written")
+	}
+	if _, ok := doc.Devices["known"]; !ok {
+		t.Error("a dated device is missing")
 	}
 }
