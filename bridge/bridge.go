@@ -78,9 +78,12 @@ type Bridge struct {
 	box     *outbox
 	client  mqtt.Client
 
-	inbox     chan command
-	connected chan struct{} // capacity 1: "a connection came up"
-	closing   atomic.Bool   // shutdown began: take no more commands
+	inbox        chan command
+	republishReq chan struct{} // capacity 1: "republish everything" (requests, Home Assistant's birth)
+	takingMu     sync.RWMutex  // taking commands (read) vs. shutdown stopping it (write)
+	rejectLog    limiter       // rate-limits the log of rejected commands
+	connected    chan struct{} // capacity 1: "a connection came up"
+	closing      atomic.Bool   // shutdown began: take no more commands
 
 	restoring atomic.Bool
 	syncCh    chan struct{} // our sync message came back
@@ -118,17 +121,19 @@ func New(opts Options) *Bridge {
 		opts.HomeAssistant.StatusTopic = opts.HomeAssistant.DiscoveryPrefix + "/status"
 	}
 	b := &Bridge{
-		opts:        opts,
-		log:         opts.Logger,
-		topics:      topics{base: opts.BaseTopic},
-		devices:     make(map[string]*Device),
-		box:         newOutbox(),
-		inbox:       make(chan command, inboxSize),
-		connected:   make(chan struct{}, 1),
-		syncCh:      make(chan struct{}, 1),
-		last:        make(map[string][]byte),
-		clears:      make(map[string]int),
-		fileEntries: make(map[string]*state.Entry),
+		opts:         opts,
+		log:          opts.Logger,
+		topics:       topics{base: opts.BaseTopic},
+		devices:      make(map[string]*Device),
+		box:          newOutbox(),
+		inbox:        make(chan command, inboxSize),
+		republishReq: make(chan struct{}, 1),
+		rejectLog:    limiter{every: 100 * time.Millisecond},
+		connected:    make(chan struct{}, 1),
+		syncCh:       make(chan struct{}, 1),
+		last:         make(map[string][]byte),
+		clears:       make(map[string]int),
+		fileEntries:  make(map[string]*state.Entry),
 	}
 	for i := range opts.Devices {
 		d := &opts.Devices[i]
@@ -179,7 +184,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 	defer warn.Stop()
 
 	restored := false
-	var inbox chan command // nil (blocked) until state is restored
+	var inbox chan command      // nil (blocked) until state is restored
+	var republish chan struct{} // likewise
 	for {
 		select {
 		case <-ctx.Done():
@@ -203,13 +209,16 @@ func (b *Bridge) Run(ctx context.Context) error {
 			if !restored {
 				b.restoreFromBroker(ctx)
 				b.driveAll() // CONTRACT §4: drive the hardware, then publish
-				restored, inbox = true, b.inbox
+				restored, inbox, republish = true, b.inbox, b.republishReq
 				b.stats.restored.Store(true)
 			}
 			b.subscribeCommands(ctx)
 			b.republishAll()
 		case c := <-inbox:
 			b.apply(c)
+		case <-republish:
+			b.log.Info("republishing everything (requested, or Home Assistant started)")
+			b.republishAll()
 		}
 	}
 }
@@ -254,7 +263,9 @@ func (b *Bridge) clientOptions() *mqtt.ClientOptions {
 // shutdown stops taking commands, applies those already accepted, flushes
 // the state file, publishes bridge/state offline and disconnects.
 func (b *Bridge) shutdown(pub *publisher, inbox chan command) error {
+	b.takingMu.Lock()
 	b.closing.Store(true)
+	b.takingMu.Unlock()
 	b.log.Info("shutting down")
 	for inbox != nil {
 		select {

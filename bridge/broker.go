@@ -153,6 +153,10 @@ func StartBroker(opts BrokerOptions) (*Broker, error) {
 	// before login, into memory. Commands are at most MaxPayload; frames
 	// and discovery configs a few KB.
 	caps.MaximumPacketSize = MaxPacket
+	// mochi gives every message without an expiry of its own one of a day,
+	// retained ones included: the devices' retained state would vanish
+	// from the broker after a quiet day.
+	caps.MaximumMessageExpiryInterval = 0
 	s := mochi.New(&mochi.Options{
 		Capabilities:           caps,
 		Logger:                 opts.Logger,

@@ -40,11 +40,8 @@ func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
 	if topic == b.opts.HomeAssistant.StatusTopic {
 		// Home Assistant (re)started; a retained "online" is old news: we
 		// republish on every connection anyway.
-		if !m.Retained() && strings.EqualFold(strings.TrimSpace(string(payload)), online) && !b.closing.Load() {
-			select {
-			case b.inbox <- command{kind: kindBirth, topic: topic}:
-			default:
-			}
+		if !m.Retained() && strings.EqualFold(strings.TrimSpace(string(payload)), online) {
+			b.requestRepublish()
 		}
 		return
 	}
@@ -66,9 +63,6 @@ func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
 		}
 		return
 	}
-	if b.closing.Load() {
-		return
-	}
 	if len(payload) == 0 && b.ourClear(topic) {
 		return
 	}
@@ -88,10 +82,30 @@ func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
 		b.reject(p, topic, payload, err)
 		return
 	}
+	if c.kind == kindRequest {
+		b.requestRepublish() // many requests in a row are one republish
+		return
+	}
+	// Under the read lock, so that once shutdown has taken the write lock
+	// no accepted command can slip into the inbox after its last drain.
+	b.takingMu.RLock()
+	defer b.takingMu.RUnlock()
+	if b.closing.Load() {
+		return
+	}
 	select {
 	case b.inbox <- c:
 	default:
 		b.reject(p, topic, payload, errors.New("too many commands waiting; this one was dropped"))
+	}
+}
+
+// requestRepublish asks Run's goroutine to republish everything; requests
+// that come while one is pending are merged into it.
+func (b *Bridge) requestRepublish() {
+	select {
+	case b.republishReq <- struct{}{}:
+	default:
 	}
 }
 
@@ -137,7 +151,9 @@ func (b *Bridge) reject(p parsed, topic string, payload []byte, err error) {
 	if d, ok := b.devices[p.device]; ok {
 		log = d.Controller.Logger()
 	}
-	log.Warn("command rejected", "topic", topic, "error", err)
+	if ok, suppressed := b.rejectLog.allow(time.Now()); ok {
+		log.Warn("command rejected", "topic", topic, "error", err, "not_logged_since_last", suppressed)
+	}
 	b.event(ev)
 }
 
@@ -172,12 +188,6 @@ func (b *Bridge) ourClear(topic string) bool {
 // apply carries out a checked command on Run's goroutine.
 func (b *Bridge) apply(c command) {
 	switch c.kind {
-	case kindRequest:
-		b.log.Info("republishing everything on request")
-		b.republishAll()
-	case kindBirth:
-		b.log.Info("Home Assistant started: republishing discovery and state")
-		b.republishAll()
 	case kindGet:
 		b.publishDevice(c.device, state.Fields(), true)
 	case kindFieldSet, kindJSONSet:

@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 
 	"github.com/eclipse/paho.mqtt.golang/packets"
@@ -15,13 +17,24 @@ import (
 // paho's writer sets fields of a packet as it writes it; with paho's own
 // store both work on one object when a publish made right after a
 // reconnect is also resumed: a data race the race detector reports.
+//
+// All lists the packets in the order they were stored, so that paho resends
+// two changes of one topic in their order (paho's memory store lists them in
+// map order).
 type resendStore struct {
 	mu      sync.Mutex
-	packets map[string]packets.ControlPacket
+	packets map[string]stored
+	seq     uint64
+}
+
+// stored is a packet and when it was stored, as a sequence number.
+type stored struct {
+	seq    uint64
+	packet packets.ControlPacket
 }
 
 func newResendStore() *resendStore {
-	return &resendStore{packets: make(map[string]packets.ControlPacket)}
+	return &resendStore{packets: make(map[string]stored)}
 }
 
 func (s *resendStore) Open() {}
@@ -31,13 +44,14 @@ func (s *resendStore) Close() {}
 func (s *resendStore) Put(key string, p packets.ControlPacket) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.packets[key] = copyPublish(p)
+	s.seq++
+	s.packets[key] = stored{s.seq, copyPublish(p)}
 }
 
 func (s *resendStore) Get(key string) packets.ControlPacket {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return copyPublish(s.packets[key])
+	return copyPublish(s.packets[key].packet)
 }
 
 // copyPublish returns a copy of a PUBLISH (its payload is never written,
@@ -57,6 +71,7 @@ func (s *resendStore) All() []string {
 	for k := range s.packets {
 		keys = append(keys, k)
 	}
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Compare(s.packets[a].seq, s.packets[b].seq) })
 	return keys
 }
 

@@ -59,7 +59,6 @@ const (
 	kindState                   // <id>/state (read at start-up)
 	kindSync                    // bridge/sync
 	kindBadFieldSet             // <id>/<not a field>/set
-	kindBirth                   // Home Assistant's status topic said online
 )
 
 // parsed is a topic taken apart.
