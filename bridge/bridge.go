@@ -179,7 +179,13 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}()
 
 	b.log.Info("connecting to MQTT broker", "url", b.opts.URL, "client_id", b.opts.ClientID)
-	b.client.Connect() // retries in the background; OnConnect tells us
+	connCtx, stopConnecting := context.WithCancel(ctx)
+	var connecting sync.WaitGroup
+	connecting.Go(func() { b.connectLoop(connCtx) }) // OnConnect tells us
+	defer func() {
+		stopConnecting()
+		connecting.Wait()
+	}()
 	warn := time.NewTimer(5 * time.Second)
 	defer warn.Stop()
 
@@ -223,6 +229,40 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 }
 
+// Backoff of the first connection; paho backs off between reconnections
+// itself, up to the same maximum.
+const (
+	connectRetryMin = time.Second
+	connectRetryMax = 30 * time.Second
+)
+
+// connectLoop makes the first connection, trying again with a capped
+// exponential backoff until it succeeds or ctx is done. Later drops are
+// paho's to reconnect.
+func (b *Bridge) connectLoop(ctx context.Context) {
+	delay := connectRetryMin
+	for {
+		tok := b.client.Connect()
+		select {
+		case <-tok.Done():
+		case <-ctx.Done():
+			return
+		}
+		if tok.Error() == nil {
+			return
+		}
+		// The failure itself is logged by onConnectionNotification.
+		timer := time.NewTimer(delay)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		}
+		delay = min(2*delay, connectRetryMax)
+	}
+}
+
 func (b *Bridge) clientOptions() *mqtt.ClientOptions {
 	o := mqtt.NewClientOptions().
 		AddBroker(b.opts.URL).
@@ -231,8 +271,7 @@ func (b *Bridge) clientOptions() *mqtt.ClientOptions {
 		SetStore(newResendStore()).
 		SetOrderMatters(true).
 		SetAutoReconnect(true).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(time.Second).
+		SetConnectRetry(false). // the first connection: connectLoop, with backoff
 		SetMaxReconnectInterval(30*time.Second).
 		SetKeepAlive(30*time.Second).
 		SetPingTimeout(10*time.Second).

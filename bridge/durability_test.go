@@ -177,3 +177,24 @@ func TestBridge_SeedFileClaimedByHost(t *testing.T) {
 		t.Error("the claimed seed entry 192.168.1.50 is still there")
 	}
 }
+
+// TestBridge_BrokerDownAtStart starts the daemon while the broker is down:
+// it keeps trying (with backoff) and, once the broker is up, restores,
+// publishes and takes commands.
+func TestBridge_BrokerDownAtStart(t *testing.T) {
+	mosq := mqtttest.StartMosquitto(t, mqtttest.Options{})
+	url := mosq.URL()
+	mosq.Stop()
+	d := startDaemonNoWait(t, url, []string{"demo"}, nil)
+	br := d.bridge
+	mqtttest.WaitUntil(t, 10*time.Second, "the daemon reports the broker down", func() bool {
+		err := br.Ready()
+		return err != nil && strings.Contains(err.Error(), "connection refused")
+	})
+	mosq.StartAgain()
+	waitOnline(t, url, base, []string{"demo"})
+	c := mqtttest.Connect(t, url)
+	c.Subscribe(base + "/#")
+	c.Publish(topic("demo", "brightness/set"), "9", false)
+	waitState(t, c, "demo", func(s state.State) bool { return s.Brightness == 9 })
+}

@@ -77,6 +77,11 @@ func startDaemonAt(t *testing.T, url, baseTopic string, ids []string, tune ...se
 
 func startDaemonWith(t *testing.T, url, baseTopic string, ids []string, report *atomic.Pointer[bridge.Bridge], tune ...setup) *daemon {
 	t.Helper()
+	return startDaemonOpts(t, url, baseTopic, ids, report, true, tune...)
+}
+
+func startDaemonOpts(t *testing.T, url, baseTopic string, ids []string, report *atomic.Pointer[bridge.Bridge], wait bool, tune ...setup) *daemon {
+	t.Helper()
 	d := &daemon{t: t, url: url, store: state.NewStore(), sims: make(map[string]*sim.Pixoo), done: make(chan error, 1)}
 	logs := slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})
 	var devices []bridge.Device
@@ -126,8 +131,16 @@ func startDaemonWith(t *testing.T, url, baseTopic string, ids []string, report *
 	d.cancel = cancel
 	go func() { d.done <- d.bridge.Run(ctx) }()
 	t.Cleanup(d.stop)
-	waitOnline(t, url, baseTopic, ids)
+	if wait {
+		waitOnline(t, url, baseTopic, ids)
+	}
 	return d
+}
+
+// startDaemonNoWait is startDaemon without waiting for the broker.
+func startDaemonNoWait(t *testing.T, url string, ids []string, report *atomic.Pointer[bridge.Bridge], tune ...setup) *daemon {
+	t.Helper()
+	return startDaemonOpts(t, url, base, ids, report, false, tune...)
 }
 
 // waitOnline waits until bridge/state is online and every device's state

@@ -260,6 +260,10 @@ func writableDir(dir string) bool {
 	return true
 }
 
+// discoveryNodeID is what Home Assistant accepts as the node id of a
+// discovery topic.
+var discoveryNodeID = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+
 // idPattern is CONTRACT §2's device id syntax.
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
@@ -282,6 +286,11 @@ func (c Config) Validate() error {
 	if b := c.MQTT.BaseTopic; b == "" || strings.ContainsAny(b, "+#") || strings.HasPrefix(b, "/") ||
 		strings.HasSuffix(b, "/") || strings.HasPrefix(b, "$") {
 		bad("mqtt.base_topic %q: must be a non-empty topic without +, #, a leading $ or surrounding /", b)
+	} else if c.HomeAssistant.Enabled && !discoveryNodeID.MatchString(b) {
+		// The base topic is the node id of our discovery topics, and Home
+		// Assistant ignores discovery topics whose node id has other
+		// characters: discovery would fail without a word.
+		bad("mqtt.base_topic %q: with homeassistant.enabled it must be letters, digits, _ and - only (it is the node id of the discovery topics); or set homeassistant.enabled: false", b)
 	}
 	errs = append(errs, c.validateSecurity()...) // logins, TLS, listeners, http.listen
 	if c.State.Debounce < 0 || c.State.MaxDelay <= 0 || c.State.RestoreWait < 0 {

@@ -99,6 +99,7 @@ func TestConfig_Validate(t *testing.T) {
 		{"max_delay below debounce", "state: {debounce: 10s, max_delay: 5s}", "max_delay"},
 		{"bad url scheme", "mqtt: {url: 'http://x:1883'}", "scheme"},
 		{"bad base topic", "mqtt: {base_topic: 'a/#'}", "base_topic"},
+		{"base topic Home Assistant cannot use", "mqtt: {base_topic: 'home/pidicon'}", "node id"},
 		{"open listener without users", "broker: {listen: '0.0.0.0:1883'}", "allow_anonymous"},
 		{"bad log level", "log: {level: loud}", "log.level"},
 	}
@@ -131,6 +132,16 @@ func TestConfig_ValidateListsEveryProblem(t *testing.T) {
 func TestConfig_UnknownKeyRefused(t *testing.T) {
 	if _, err := loadYAML(t, "mqtt: {ulr: tcp://x:1883}", nil); err == nil || !strings.Contains(err.Error(), "ulr") {
 		t.Errorf("error %v, want one naming the unknown key", err)
+	}
+}
+
+func TestConfig_NestedBaseTopicWithoutHomeAssistant(t *testing.T) {
+	cfg, err := loadYAML(t, "mqtt: {base_topic: 'home/pidicon'}\nhomeassistant: {enabled: false}", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("a nested base topic without discovery: %v", err)
 	}
 }
 
