@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
 	"image"
 	"image/color"
 	"image/png"
@@ -217,7 +218,8 @@ type run struct {
 	pushesAt    uint64    // pushes at the last metrics tick, for fps
 	previewAt   time.Time
 	previewDue  bool
-	previewPix  []byte // the pixels of the last preview sent
+	previewSum  uint64 // hash of the pixels of the last preview sent
+	previewSent bool
 	encoder     png.Encoder
 	pngBuf      bytes.Buffer
 }
@@ -582,7 +584,8 @@ func (r *run) maybePreview(now time.Time) {
 		return
 	}
 	r.previewDue = false
-	if r.previewPix != nil && bytes.Equal(r.shown.Pix, r.previewPix) {
+	sum := pixelsHash(r.shown.Pix)
+	if r.previewSent && sum == r.previewSum {
 		return // the same picture as the last preview: nothing to send
 	}
 	r.pngBuf.Reset()
@@ -591,7 +594,7 @@ func (r *run) maybePreview(now time.Time) {
 		return
 	}
 	r.previewAt = now
-	r.previewPix = append(r.previewPix[:0], r.shown.Pix...)
+	r.previewSum, r.previewSent = sum, true
 	// A copy: the observer keeps it, and pngBuf is reused.
 	r.obs.Frame(r.opts.ID, bytes.Clone(r.pngBuf.Bytes()))
 }
@@ -607,6 +610,14 @@ func (r *run) tickMetrics(now time.Time) {
 		r.sentMetrics = r.m
 		r.obs.Metrics(r.opts.ID, r.m)
 	}
+}
+
+// pixelsHash is a 64-bit FNV-1a hash of a frame's pixels: enough to tell
+// whether a preview changed without keeping a copy of the frame.
+func pixelsHash(pix []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(pix)
+	return h.Sum64()
 }
 
 func fillBlack(dst *image.RGBA) {
