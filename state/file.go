@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -98,40 +99,92 @@ func ParseDocument(b []byte) (*Document, error) {
 // jsonSpace is the white space JSON allows between tokens.
 const jsonSpace = " \t\r\n"
 
-// fileEntry is one device in the written file: the five fields and the
-// time of the device's last change.
-type fileEntry struct {
-	stateJSON
-}
-
-// encodeDocument writes the file content for a snapshot, in the contract's
-// format, with the device entries sorted by id. A device without a
-// timestamp has only its configured defaults, never restored or changed:
-// it is left out, since an entry would carry the file's timestamp and beat
-// an older but real state on the broker at the next start.
+// encodeDocument writes the file content for a snapshot in the contract's
+// format: what json.MarshalIndent with two spaces would write, device
+// entries sorted by key, but written directly (MarshalIndent re-reads and
+// re-indents the whole document, most of the time of a write with
+// thousands of devices). A device without a timestamp has only its
+// configured defaults, never restored or changed: it is left out, since an
+// entry would carry the file's timestamp and beat an older but real state on
+// the broker at the next start.
 func encodeDocument(snap snapshot, now time.Time) ([]byte, error) {
-	devices := make(map[string]json.RawMessage, len(snap.devices)+len(snap.kept))
-	maps.Copy(devices, snap.kept)
+	keys := make([]string, 0, len(snap.devices)+len(snap.kept))
 	for id, st := range snap.devices {
-		if st.Timestamp.IsZero() {
+		if !st.Timestamp.IsZero() {
+			keys = append(keys, id)
+		}
+	}
+	for key := range snap.kept {
+		if _, ok := snap.devices[key]; !ok {
+			keys = append(keys, key)
+		}
+	}
+	slices.Sort(keys)
+	var b bytes.Buffer
+	b.Grow(256 + 200*len(keys))
+	b.WriteString("{\n  \"version\": ")
+	b.WriteString(strconv.Itoa(FileVersion))
+	b.WriteString(",\n  \"timestamp\": ")
+	writeString(&b, FormatTime(now))
+	b.WriteString(",\n  \"devices\": {")
+	for i, key := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("\n    ")
+		writeString(&b, key)
+		b.WriteString(": ")
+		st, ok := snap.devices[key]
+		if !ok || st.Timestamp.IsZero() {
+			if err := json.Indent(&b, snap.kept[key], "    ", "  "); err != nil {
+				return nil, fmt.Errorf("encode kept entry %q: %w", key, err)
+			}
 			continue
 		}
-		b, err := json.Marshal(fileEntry{st.wire(true)})
-		if err != nil {
-			return nil, fmt.Errorf("encode device %s: %w", id, err)
+		b.WriteString("{\n      \"activeScene\": ")
+		writeString(&b, st.ActiveScene)
+		b.WriteString(",\n      \"playState\": ")
+		writeString(&b, string(st.PlayState))
+		b.WriteString(",\n      \"brightness\": ")
+		b.WriteString(strconv.Itoa(st.Brightness))
+		b.WriteString(",\n      \"displayOn\": ")
+		b.WriteString(strconv.FormatBool(st.DisplayOn))
+		b.WriteString(",\n      \"loggingLevel\": ")
+		writeString(&b, string(st.LoggingLevel))
+		b.WriteString(",\n      \"timestamp\": ")
+		writeString(&b, FormatTime(st.Timestamp))
+		b.WriteString("\n    }")
+	}
+	if len(keys) > 0 {
+		b.WriteString("\n  ")
+	}
+	b.WriteString("}\n}\n")
+	return b.Bytes(), nil
+}
+
+// writeString writes s as a JSON string, escaped as encoding/json does.
+func writeString(b *bytes.Buffer, s string) {
+	if isPlainASCII(s) {
+		b.WriteByte('"')
+		b.WriteString(s)
+		b.WriteByte('"')
+		return
+	}
+	js, _ := json.Marshal(s) // a string always encodes
+	b.Write(js)
+}
+
+// isPlainASCII reports whether s needs no escaping in JSON: printable
+// ASCII without quotes, backslashes or the HTML characters encoding/json
+// escapes.
+func isPlainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
 		}
-		devices[id] = b
 	}
-	out := struct {
-		Version   int                        `json:"version"`
-		Timestamp string                     `json:"timestamp"`
-		Devices   map[string]json.RawMessage `json:"devices"`
-	}{FileVersion, FormatTime(now), devices}
-	b, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("encode state file: %w", err)
-	}
-	return append(b, '\n'), nil
+	return true
 }
 
 // Steps of an atomic write, named for tests that interrupt one of them.

@@ -2,7 +2,9 @@ package state
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -230,5 +232,42 @@ func TestEncodeDocument_LeavesOutUndated(t *testing.T) {
 	}
 	if _, ok := doc.Devices["known"]; !ok {
 		t.Error("a dated device is missing")
+	}
+}
+
+// TestEncodeDocument_SameAsMarshalIndent checks the hand-written encoder
+// against encoding/json's indented output, with names that need escaping.
+func TestEncodeDocument_SameAsMarshalIndent(t *testing.T) {
+	s := NewStore()
+	ts := time.Date(2026, 11, 27, 1, 2, 3, 4_000_000, time.UTC)
+	for i, scene := range []string{"clock", `quote"d`, "back\\slash", "<b>&amp;", "ünïcødé", "emoji 🎉"} {
+		s.Put(fmt.Sprintf("d%02d", i), State{ActiveScene: scene, PlayState: Paused, Brightness: i * 10, DisplayOn: i%2 == 0,
+			LoggingLevel: LevelDebug, Timestamp: ts})
+	}
+	s.Keep(map[string]json.RawMessage{"192.168.1.9": json.RawMessage(`{"activeScene":"fill","loggingLevel":null}`)})
+	now := time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)
+	got, err := encodeDocument(s.snapshot(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := s.snapshot()
+	devices := map[string]json.RawMessage{}
+	for k, v := range snap.kept {
+		devices[k] = v
+	}
+	for id, st := range snap.devices {
+		devices[id], _ = json.Marshal(st.wire(true))
+	}
+	want, _ := json.MarshalIndent(struct {
+		Version   int                        `json:"version"`
+		Timestamp string                     `json:"timestamp"`
+		Devices   map[string]json.RawMessage `json:"devices"`
+	}{FileVersion, FormatTime(now), devices}, "", "  ")
+	want = append(want, '\n')
+	if string(got) != string(want) {
+		t.Errorf("encodeDocument:\n%s\nMarshalIndent:\n%s", got, want)
+	}
+	if _, err := ParseDocument(got); err != nil {
+		t.Errorf("the written document does not parse: %v", err)
 	}
 }
