@@ -91,6 +91,7 @@ type Bridge struct {
 	mu     sync.Mutex
 	found  map[string][]byte // retained state and discovery topics seen at start-up
 	last   map[string][]byte // transient retained topics (availability, metrics, frame)
+	lively map[string]bool   // which of last are lively (message.lively)
 	clears map[string]int    // set topics we cleared; their empty echo is ours
 	// fileEntries holds each device's entry of the state file, if any.
 	fileEntries map[string]*state.Entry
@@ -132,6 +133,7 @@ func New(opts Options) *Bridge {
 		connected:    make(chan struct{}, 1),
 		syncCh:       make(chan struct{}, 1),
 		last:         make(map[string][]byte),
+		lively:       make(map[string]bool),
 		clears:       make(map[string]int),
 		fileEntries:  make(map[string]*state.Entry),
 	}

@@ -14,6 +14,19 @@ type message struct {
 	topic   string
 	payload []byte
 	retain  bool
+	// lively marks metrics and frame previews: QoS 0 (a newer one follows
+	// within a second, and an offline session need not queue them) and
+	// sent after what is queued at the same time, so that a burst of them
+	// does not delay state and events.
+	lively bool
+}
+
+// qos is the message's QoS.
+func (m message) qos() byte {
+	if m.lively {
+		return 0
+	}
+	return 1
 }
 
 // Limits of the outbox.
@@ -39,27 +52,38 @@ const (
 // blocks the caller.
 type outbox struct {
 	mu      sync.Mutex
-	queue   []message
-	index   map[string]int // retained topic -> position in queue
-	events  int            // non-retained messages in queue
-	dropped int            // non-retained messages dropped since the last report
-	wake    chan struct{}  // capacity 1
+	queues  [2][]message    // the rest, then the lively messages
+	index   map[string]slot // retained topic -> its place in queues
+	events  int             // non-retained messages queued
+	dropped int             // non-retained messages dropped since the last report
+	wake    chan struct{}   // capacity 1
+}
+
+// slot is a place in the outbox's queues.
+type slot struct{ queue, i int }
+
+func (m message) queue() int {
+	if m.lively {
+		return 1
+	}
+	return 0
 }
 
 func newOutbox() *outbox {
-	return &outbox{index: make(map[string]int), wake: make(chan struct{}, 1)}
+	return &outbox{index: make(map[string]slot), wake: make(chan struct{}, 1)}
 }
 
 // put queues m and reports false if it had to be dropped.
 func (o *outbox) put(m message) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	q := m.queue()
 	if m.retain {
-		if i, ok := o.index[m.topic]; ok {
-			o.queue[i] = m
+		if at, ok := o.index[m.topic]; ok && at.queue == q {
+			o.queues[q][at.i] = m
 			return true
 		}
-		o.index[m.topic] = len(o.queue)
+		o.index[m.topic] = slot{q, len(o.queues[q])}
 	} else {
 		if o.events >= maxQueuedEvents {
 			o.dropped++
@@ -67,7 +91,7 @@ func (o *outbox) put(m message) bool {
 		}
 		o.events++
 	}
-	o.queue = append(o.queue, m)
+	o.queues[q] = append(o.queues[q], m)
 	select {
 	case o.wake <- struct{}{}:
 	default:
@@ -80,8 +104,8 @@ func (o *outbox) put(m message) bool {
 func (o *outbox) take() ([]message, int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	q, d := o.queue, o.dropped
-	o.queue, o.events, o.dropped = nil, 0, 0
+	q, d := append(o.queues[0], o.queues[1]...), o.dropped
+	o.queues, o.events, o.dropped = [2][]message{}, 0, 0
 	clear(o.index)
 	return q, d
 }
@@ -138,7 +162,7 @@ func (p *publisher) send(ctx context.Context, m message) {
 		p.await(ctx, p.inFlight[0])
 		p.inFlight = p.inFlight[1:]
 	}
-	p.inFlight = append(p.inFlight, sent{m.topic, p.client.Publish(m.topic, 1, m.retain, m.payload)})
+	p.inFlight = append(p.inFlight, sent{m.topic, p.client.Publish(m.topic, m.qos(), m.retain, m.payload)})
 	if p.published != nil {
 		p.published.Add(1)
 	}

@@ -3,6 +3,7 @@ package bridge
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -51,13 +52,10 @@ func (b *Bridge) republishAll() {
 		b.publishDevice(id, state.Fields(), false)
 	}
 	b.mu.Lock()
-	last := make(map[string][]byte, len(b.last))
-	for k, v := range b.last {
-		last[k] = v
-	}
+	last, lively := maps.Clone(b.last), maps.Clone(b.lively)
 	b.mu.Unlock()
 	for _, topic := range sortedKeys(last) {
-		b.retain(topic, last[topic])
+		b.box.put(message{topic: topic, payload: last[topic], retain: true, lively: lively[topic]})
 	}
 	b.retain(b.topics.bridge(bridgeInfo), b.info())
 	b.retain(b.topics.bridge(bridgeState), []byte(online))
@@ -99,7 +97,7 @@ func (b *Bridge) Availability(id string, on bool) {
 		v = online
 	}
 	b.stats.setOnline(id, on)
-	b.transient(b.topics.device(id, topicAvailability), []byte(v))
+	b.transient(b.topics.device(id, topicAvailability), []byte(v), false)
 }
 
 // Metrics implements device.Observer.
@@ -109,12 +107,12 @@ func (b *Bridge) Metrics(id string, m device.Metrics) {
 	if err != nil {
 		return
 	}
-	b.transient(b.topics.device(id, topicMetrics), js)
+	b.transient(b.topics.device(id, topicMetrics), js, true)
 }
 
 // Frame implements device.Observer.
 func (b *Bridge) Frame(id string, png []byte) {
-	b.transient(b.topics.device(id, topicFrame), png)
+	b.transient(b.topics.device(id, topicFrame), png, true)
 }
 
 // Fault implements device.Observer.
@@ -123,12 +121,14 @@ func (b *Bridge) Fault(id string, err error) {
 }
 
 // transient publishes a retained topic that is not persisted, and keeps it
-// for republishing.
-func (b *Bridge) transient(topic string, payload []byte) {
+// for republishing; lively topics (metrics, frame) go at QoS 0, after the
+// rest (see message.lively).
+func (b *Bridge) transient(topic string, payload []byte, lively bool) {
 	b.mu.Lock()
 	b.last[topic] = payload
+	b.lively[topic] = lively
 	b.mu.Unlock()
-	b.retain(topic, payload)
+	b.box.put(message{topic: topic, payload: payload, retain: true, lively: lively})
 }
 
 var _ device.Observer = (*Bridge)(nil)
