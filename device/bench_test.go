@@ -32,7 +32,7 @@ func BenchmarkFrame(b *testing.B) {
 	b.Run("render+png", func(b *testing.B) {
 		b.ReportAllocs()
 		var buf bytes.Buffer
-		enc := device.PreviewEncoder()
+		enc := device.NewPreviews()
 		for i := 0; b.Loop(); i++ {
 			wave.Render(frame, scene.Params{Frame: i})
 			buf.Reset()

@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"log/slog"
 	"math"
 	"sync"
@@ -99,6 +100,9 @@ type Options struct {
 	// Timeout bounds each driver call (default 5s); the driver has its own
 	// shorter per-request timeouts.
 	Timeout time.Duration
+	// Previews encodes the frame previews; share one between controllers
+	// (default: one of the controller's own).
+	Previews *Previews
 }
 
 // Controller owns one display: a single goroutine (Run) holds its driver,
@@ -134,6 +138,9 @@ func NewController(opts Options) *Controller {
 	}
 	if opts.LogHandler == nil {
 		opts.LogHandler = slog.DiscardHandler
+	}
+	if opts.Previews == nil {
+		opts.Previews = NewPreviews()
 	}
 	level := new(slog.LevelVar)
 	level.Set(SlogLevel(state.LevelWarning))
@@ -220,22 +227,34 @@ type run struct {
 	previewDue  bool
 	previewSum  uint64 // hash of the pixels of the last preview sent
 	previewSent bool
-	encoder     png.Encoder
 	pngBuf      bytes.Buffer
 }
 
-// newPreviewEncoder encodes frame previews: fast compression (a preview is
-// a few KB either way) and buffers kept between frames.
-func newPreviewEncoder() png.Encoder {
-	return png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngBuffers{}}
+// Previews encodes frame previews as PNG for any number of controllers at
+// once: fast compression (a preview is a few KB either way) and one shared
+// pool of the encoder's buffers, which hold a compressor of about a
+// megabyte; one per device would cost that much per device.
+type Previews struct {
+	enc png.Encoder
 }
 
-// pngBuffers keeps one PNG encoder's buffers between frames (only the
-// controller's goroutine encodes).
-type pngBuffers struct{ b *png.EncoderBuffer }
+// NewPreviews returns a preview encoder to share between controllers.
+func NewPreviews() *Previews {
+	return &Previews{enc: png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngPool{}}}
+}
 
-func (p *pngBuffers) Get() *png.EncoderBuffer  { return p.b }
-func (p *pngBuffers) Put(b *png.EncoderBuffer) { p.b = b }
+// Encode writes img as PNG to w. It is safe for concurrent use.
+func (p *Previews) Encode(w io.Writer, img image.Image) error { return p.enc.Encode(w, img) }
+
+// pngPool lends encoder buffers; what is not in use is freed by the GC.
+type pngPool struct{ pool sync.Pool }
+
+func (p *pngPool) Get() *png.EncoderBuffer {
+	b, _ := p.pool.Get().(*png.EncoderBuffer)
+	return b
+}
+
+func (p *pngPool) Put(b *png.EncoderBuffer) { p.pool.Put(b) }
 
 // applied is what the hardware is known to show; nil is unknown.
 type applied struct {
@@ -254,7 +273,6 @@ func (c *Controller) Run(ctx context.Context, obs Observer) error {
 		buf:        image.NewRGBA(image.Rect(0, 0, size.W, size.H)),
 		shown:      image.NewRGBA(image.Rect(0, 0, size.W, size.H)),
 		m:          Metrics{Status: StatusSwitching},
-		encoder:    newPreviewEncoder(),
 	}
 	r.sentMetrics.Status = "" // so the first tick publishes
 	r.metricsAt = time.Now()
@@ -589,7 +607,7 @@ func (r *run) maybePreview(now time.Time) {
 		return // the same picture as the last preview: nothing to send
 	}
 	r.pngBuf.Reset()
-	if err := r.encoder.Encode(&r.pngBuf, r.shown); err != nil {
+	if err := r.opts.Previews.Encode(&r.pngBuf, r.shown); err != nil {
 		r.log.Error("encode frame preview", "error", err)
 		return
 	}

@@ -169,6 +169,7 @@ func buildDevices(cfg Config, handler slog.Handler, ver string, log *slog.Logger
 		}
 	}
 	scenes := scene.Builtin()
+	previews := device.NewPreviews()
 	var out []bridge.Device
 	for _, dc := range cfg.Devices {
 		drv, closeDrv, err := newDriver(dc)
@@ -187,6 +188,7 @@ func buildDevices(cfg Config, handler slog.Handler, ver string, log *slog.Logger
 			Scenes:     scenes,
 			LogHandler: handler,
 			ProbeEvery: dc.ProbeInterval,
+			Previews:   previews,
 		})
 		out = append(out, bridge.Device{
 			ID:         dc.ID,

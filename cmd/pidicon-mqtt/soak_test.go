@@ -231,12 +231,15 @@ devices:
 				t.Fatal(err)
 			}
 		case "kill":
+			mark := watch.Mark()
 			d.cmd.Process.Signal(syscall.SIGKILL)
 			<-d.done
-			mark := watch.Mark() // the broker sends our last will: offline
-			watch.WaitSince(mark, 10*time.Second, func(m mqtttest.Msg) bool {
+			// The broker sends our last will: offline.
+			if _, ok := watch.WaitSince(mark, 10*time.Second, func(m mqtttest.Msg) bool {
 				return m.Topic == "pidicon/bridge/state" && m.Text() == "offline"
-			})
+			}); !ok {
+				t.Fatalf("seed %d: no last will (offline) after SIGKILL", seed)
+			}
 			mark = watch.Mark()
 			d = startProc(t, config)
 			if _, ok := watch.WaitSince(mark, 15*time.Second, func(m mqtttest.Msg) bool {

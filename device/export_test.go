@@ -1,9 +1,0 @@
-package device
-
-import "image/png"
-
-// PreviewEncoder gives the external tests the controller's PNG encoder.
-func PreviewEncoder() *png.Encoder {
-	e := newPreviewEncoder()
-	return &e
-}
