@@ -92,7 +92,9 @@ type Bridge struct {
 	found  map[string][]byte // retained state and discovery topics seen at start-up
 	last   map[string][]byte // transient retained topics (availability, metrics, frame)
 	lively map[string]bool   // which of last are lively (message.lively)
-	clears map[string]int    // set topics we cleared; their empty echo is ours
+	// discovery holds the encoded discovery configs (discoveryConfigs).
+	discovery []message
+	clears    map[string]int // set topics we cleared; their empty echo is ours
 	// fileEntries holds each device's entry of the state file, if any.
 	fileEntries map[string]*state.Entry
 

@@ -204,18 +204,32 @@ func (b *Bridge) bridgeEntities() []entity {
 	}
 }
 
-// publishDiscovery publishes every discovery config, retained.
-func (b *Bridge) publishDiscovery() {
-	if !b.opts.HomeAssistant.Enabled {
-		return
+// discoveryConfigs returns every discovery config as topic and payload.
+// The configuration does not change while the daemon runs, so they are
+// encoded once, at the first use (only Run's goroutine calls this).
+func (b *Bridge) discoveryConfigs() []message {
+	if b.discovery != nil {
+		return b.discovery
 	}
+	b.discovery = []message{}
 	for _, e := range b.entities() {
 		js, err := json.Marshal(e.config)
 		if err != nil {
 			b.log.Error("encode discovery config", "entity", e.objectID, "error", err)
 			continue
 		}
-		b.retain(b.discoveryTopic(e), js)
+		b.discovery = append(b.discovery, message{topic: b.discoveryTopic(e), payload: js, retain: true})
+	}
+	return b.discovery
+}
+
+// publishDiscovery publishes every discovery config, retained.
+func (b *Bridge) publishDiscovery() {
+	if !b.opts.HomeAssistant.Enabled {
+		return
+	}
+	for _, m := range b.discoveryConfigs() {
+		b.box.put(m)
 	}
 }
 
@@ -226,8 +240,8 @@ func (b *Bridge) publishDiscovery() {
 func (b *Bridge) clearStale(configs []string, devices []string) {
 	want := make(map[string]bool)
 	if b.opts.HomeAssistant.Enabled {
-		for _, e := range b.entities() {
-			want[b.discoveryTopic(e)] = true
+		for _, m := range b.discoveryConfigs() {
+			want[m.topic] = true
 		}
 	}
 	var cleared []string
