@@ -88,15 +88,15 @@ type Bridge struct {
 	restoring atomic.Bool
 	syncCh    chan struct{} // our sync message came back
 
-	mu     sync.Mutex
+	mu     sync.Mutex        // guards the maps below
 	found  map[string][]byte // retained state and discovery topics seen at start-up
 	last   map[string][]byte // transient retained topics (availability, metrics, frame)
 	lively map[string]bool   // which of last are lively (message.lively)
-	// discovery holds the encoded discovery configs (discoveryConfigs).
-	discovery []message
-	clears    map[string]int // set topics we cleared; their empty echo is ours
-	// fileEntries holds each device's entry of the state file, if any.
-	fileEntries map[string]*state.Entry
+	clears map[string]int    // set topics we cleared; their empty echo is ours
+
+	// Only Run's goroutine uses these.
+	fileEntries map[string]*state.Entry // each device's entry of the state file, if any
+	discovery   []message               // the encoded discovery configs (discoveryConfigs)
 
 	stats stats // counters and readiness for Stats and Ready (stats.go)
 }
