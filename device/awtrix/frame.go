@@ -1,10 +1,10 @@
 package awtrix
 
 import (
-	"errors"
-	"fmt"
 	"image"
 	"strconv"
+
+	"github.com/pidicon/pidicon-mqtt/device/scene"
 )
 
 // The custom app body around the colours of the bitmap instruction.
@@ -19,17 +19,7 @@ const appBodyCap = len(appBodyHead) + Width*Height*9 + len(appBodyTail)
 
 // checkFrame returns an error unless frame is a well-formed 32x8 image.
 func checkFrame(frame *image.RGBA) error {
-	if frame == nil {
-		return errors.New("nil frame")
-	}
-	r := frame.Rect
-	if r.Dx() != Width || r.Dy() != Height {
-		return fmt.Errorf("frame is %dx%d, want %dx%d", r.Dx(), r.Dy(), Width, Height)
-	}
-	if frame.Stride < Width*4 || len(frame.Pix) < frame.PixOffset(r.Max.X-1, r.Max.Y-1)+4 {
-		return errors.New("frame pixel buffer too short")
-	}
-	return nil
+	return scene.Size{W: Width, H: Height}.CheckFrame(frame)
 }
 
 // appendAppBody appends the custom app body that draws frame (a frame

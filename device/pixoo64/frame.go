@@ -2,10 +2,10 @@ package pixoo64
 
 import (
 	"encoding/base64"
-	"errors"
-	"fmt"
 	"image"
 	"strconv"
+
+	"github.com/pidicon/pidicon-mqtt/device/scene"
 )
 
 // frameBytes is the size of one frame as raw RGB888.
@@ -26,17 +26,7 @@ const frameBodyCap = len(frameBodyHead) + 20 + len(frameBodyMid) +
 
 // checkFrame returns an error unless frame is a well-formed 64x64 image.
 func checkFrame(frame *image.RGBA) error {
-	if frame == nil {
-		return errors.New("nil frame")
-	}
-	r := frame.Rect
-	if r.Dx() != Width || r.Dy() != Height {
-		return fmt.Errorf("frame is %dx%d, want %dx%d", r.Dx(), r.Dy(), Width, Height)
-	}
-	if frame.Stride < Width*4 || len(frame.Pix) < frame.PixOffset(r.Max.X-1, r.Max.Y-1)+4 {
-		return errors.New("frame pixel buffer too short")
-	}
-	return nil
+	return scene.Size{W: Width, H: Height}.CheckFrame(frame)
 }
 
 // appendFrameBody appends the Draw/SendHttpGif body that shows frame (a

@@ -7,6 +7,7 @@
 package scene
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -116,6 +117,22 @@ func (r *Registry) Check(name string, size Size) error {
 		}
 		return fmt.Errorf("scene %q cannot draw on a %s display (scenes for %s: %s)",
 			name, size, size, others)
+	}
+	return nil
+}
+
+// CheckFrame returns an error unless frame is a well-formed image of size
+// s: what a driver checks before it encodes a frame for its display.
+func (s Size) CheckFrame(frame *image.RGBA) error {
+	if frame == nil {
+		return errors.New("nil frame")
+	}
+	r := frame.Rect
+	if r.Dx() != s.W || r.Dy() != s.H {
+		return fmt.Errorf("frame is %dx%d, want %s", r.Dx(), r.Dy(), s)
+	}
+	if frame.Stride < s.W*4 || len(frame.Pix) < frame.PixOffset(r.Max.X-1, r.Max.Y-1)+4 {
+		return errors.New("frame pixel buffer too short")
 	}
 	return nil
 }

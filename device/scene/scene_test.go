@@ -172,3 +172,24 @@ func TestScene_Supports(t *testing.T) {
 func newFrame(s scene.Size) *image.RGBA {
 	return image.NewRGBA(image.Rect(0, 0, s.W, s.H))
 }
+
+func TestSize_CheckFrame(t *testing.T) {
+	size := scene.Size{W: 32, H: 8}
+	short := image.NewRGBA(image.Rect(0, 0, 32, 8))
+	short.Pix = short.Pix[:100]
+	for _, tc := range []struct {
+		name  string
+		frame *image.RGBA
+		ok    bool
+	}{
+		{"right size", image.NewRGBA(image.Rect(0, 0, 32, 8)), true},
+		{"offset bounds", image.NewRGBA(image.Rect(5, 5, 37, 13)), true},
+		{"wrong size", image.NewRGBA(image.Rect(0, 0, 64, 64)), false},
+		{"nil", nil, false},
+		{"short buffer", short, false},
+	} {
+		if err := size.CheckFrame(tc.frame); (err == nil) != tc.ok {
+			t.Errorf("%s: CheckFrame = %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
+}
