@@ -169,6 +169,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	pub := &publisher{
 		client:    b.client,
 		box:       b.box,
+		fresh:     make(chan struct{}, 1),
 		onError:   func(topic string, err error) { b.log.Debug("publish failed", "topic", topic, "error", err) },
 		published: &b.stats.published,
 		onDrop: func(n int) {
@@ -216,6 +217,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 			}
 		case <-b.connected:
 			b.log.Info("connected to MQTT broker", "url", b.opts.URL)
+			pub.connectionUp()
 			if !restored {
 				b.restoreFromBroker(ctx)
 				b.driveAll() // CONTRACT §4: drive the hardware, then publish

@@ -43,7 +43,7 @@ const (
 	// fails with an unbounded burst).
 	maxInFlight = 20
 	// ackTimeout bounds the wait for one acknowledgement.
-	ackTimeout = 10 * time.Second
+	ackTimeout = 5 * time.Second
 )
 
 // outbox queues messages for the single publishing goroutine. A retained
@@ -116,8 +116,13 @@ type publisher struct {
 	client   mqtt.Client
 	box      *outbox
 	inFlight []sent
-	onError  func(topic string, err error) // a publish failed
-	onDrop   func(n int)                   // n events were dropped
+	// fresh is signalled (capacity 1) when a new connection is up: the
+	// publishes in flight on the old one are forgotten. paho resends them
+	// under new tokens, so the old ones might never complete and the
+	// window would wait ackTimeout for each.
+	fresh   chan struct{}
+	onError func(topic string, err error) // a publish failed
+	onDrop  func(n int)                   // n events were dropped
 	// published, if set, counts the publishes handed to the client.
 	published *atomic.Uint64
 }
@@ -142,6 +147,7 @@ func (p *publisher) run(ctx context.Context) {
 
 // sendQueued publishes everything queued now.
 func (p *publisher) sendQueued(ctx context.Context) {
+	p.forgetIfFresh()
 	q, dropped := p.box.take()
 	if dropped > 0 && p.onDrop != nil {
 		p.onDrop(dropped)
@@ -159,7 +165,10 @@ func (p *publisher) send(ctx context.Context, m message) {
 	}
 	p.reap()
 	for len(p.inFlight) >= maxInFlight {
-		p.await(ctx, p.inFlight[0])
+		if !p.await(ctx, p.inFlight[0]) {
+			p.inFlight = nil // a new connection: the old window is gone
+			break
+		}
 		p.inFlight = p.inFlight[1:]
 	}
 	p.inFlight = append(p.inFlight, sent{m.topic, p.client.Publish(m.topic, m.qos(), m.retain, m.payload)})
@@ -185,12 +194,16 @@ func (p *publisher) reap() {
 // drain waits for every publish in flight, up to ctx.
 func (p *publisher) drain(ctx context.Context) {
 	for _, s := range p.inFlight {
-		p.await(ctx, s)
+		if !p.await(ctx, s) {
+			break
+		}
 	}
 	p.inFlight = nil
 }
 
-func (p *publisher) await(ctx context.Context, s sent) {
+// await waits for one publish's acknowledgement, up to ackTimeout; it
+// returns false if a new connection came up meanwhile.
+func (p *publisher) await(ctx context.Context, s sent) bool {
 	timer := time.NewTimer(ackTimeout)
 	defer timer.Stop()
 	select {
@@ -198,6 +211,27 @@ func (p *publisher) await(ctx context.Context, s sent) {
 		p.check(s)
 	case <-timer.C:
 	case <-ctx.Done():
+	case <-p.fresh:
+		return false
+	}
+	return true
+}
+
+// forgetIfFresh empties the window if a new connection came up.
+func (p *publisher) forgetIfFresh() {
+	select {
+	case <-p.fresh:
+		p.inFlight = nil
+	default:
+	}
+}
+
+// connectionUp tells the publisher that a new connection is up. It never
+// blocks.
+func (p *publisher) connectionUp() {
+	select {
+	case p.fresh <- struct{}{}:
+	default:
 	}
 }
 

@@ -114,7 +114,9 @@ devices:
 	checkAll := func(step string) {
 		t.Helper()
 		var bad string
-		deadline := time.Now().Add(15 * time.Second)
+		// paho's reconnect backoff grows when connections keep dropping
+		// (broker restarts in a row), up to its 30 s maximum.
+		deadline := time.Now().Add(45 * time.Second)
 		for {
 			got := mqtttest.Retained(t, url, "pidicon/+/state")
 			bad = ""
