@@ -88,11 +88,11 @@ type Bridge struct {
 	restoring atomic.Bool
 	syncCh    chan struct{} // our sync message came back
 
-	mu     sync.Mutex        // guards the maps below
-	found  map[string][]byte // retained state and discovery topics seen at start-up
-	last   map[string][]byte // transient retained topics (availability, metrics, frame)
-	lively map[string]bool   // which of last are lively (message.lively)
-	clears map[string]int    // set topics we cleared; their empty echo is ours
+	mu     sync.Mutex           // guards the maps below
+	found  map[string][]byte    // retained state and discovery topics seen at start-up
+	last   map[string][]byte    // transient retained topics (availability, metrics, frame)
+	lively map[string]bool      // which of last are lively (message.lively)
+	clears map[string]time.Time // set topics we cleared, until when their empty echo is ours
 
 	// Only Run's goroutine uses these.
 	fileEntries map[string]*state.Entry // each device's entry of the state file, if any
@@ -136,7 +136,7 @@ func New(opts Options) *Bridge {
 		syncCh:       make(chan struct{}, 1),
 		last:         make(map[string][]byte),
 		lively:       make(map[string]bool),
-		clears:       make(map[string]int),
+		clears:       make(map[string]time.Time),
 		fileEntries:  make(map[string]*state.Entry),
 	}
 	for i := range opts.Devices {

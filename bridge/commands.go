@@ -163,26 +163,28 @@ func (b *Bridge) ReportRefused(clientID, topic string, payload []byte) {
 	b.reject(b.topics.parse(topic), topic, payload, ErrRetainedCommand)
 }
 
+// clearEcho is how long the empty message of a clear is expected back; a
+// clear that never went out (the connection dropped) is forgotten then, so
+// a user's later empty set on that topic is reported as it should be.
+const clearEcho = 10 * time.Second
+
 // clearRetained deletes a retained command from the broker; the empty
 // message that comes back to us is recognised as our own.
 func (b *Bridge) clearRetained(topic string) {
 	b.mu.Lock()
-	b.clears[topic]++
+	b.clears[topic] = time.Now().Add(clearEcho)
 	b.mu.Unlock()
 	b.box.put(message{topic: topic, retain: true})
 }
 
+// ourClear reports whether an empty message on topic is the echo of our
+// own clear, and forgets the clear.
 func (b *Bridge) ourClear(topic string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.clears[topic] == 0 {
-		return false
-	}
-	b.clears[topic]--
-	if b.clears[topic] == 0 {
-		delete(b.clears, topic)
-	}
-	return true
+	until, ok := b.clears[topic]
+	delete(b.clears, topic)
+	return ok && time.Now().Before(until)
 }
 
 // apply carries out a checked command on Run's goroutine.
