@@ -79,9 +79,7 @@ func TestConfig_EnvironmentOverridesFile(t *testing.T) {
 }
 
 func TestConfig_Validate(t *testing.T) {
-	cases := []struct {
-		name, yaml, want string
-	}{
+	cases := []refusal{
 		{"upper-case id", "devices: [{id: Kitchen, type: sim}]", `"Kitchen"`},
 		{"space in id", "devices: [{id: has space, type: sim}]", `"has space"`},
 		{"slash in id", "devices: [{id: a/b, type: sim}]", `"a/b"`},
@@ -103,6 +101,16 @@ func TestConfig_Validate(t *testing.T) {
 		{"open listener without users", "broker: {listen: '0.0.0.0:1883'}", "allow_anonymous"},
 		{"bad log level", "log: {level: loud}", "log.level"},
 	}
+	checkRefused(t, cases)
+}
+
+// refusal is a config that must be refused, with an error mentioning want.
+type refusal struct{ name, yaml, want string }
+
+// checkRefused loads and validates each config and checks it is refused
+// for the right reason.
+func checkRefused(t *testing.T, cases []refusal) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := loadYAML(t, tc.yaml, nil)
@@ -110,7 +118,7 @@ func TestConfig_Validate(t *testing.T) {
 				err = cfg.Validate()
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %v, want one mentioning %s", err, tc.want)
+				t.Errorf("error %v, want one mentioning %q", err, tc.want)
 			}
 		})
 	}

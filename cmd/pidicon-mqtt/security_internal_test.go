@@ -24,9 +24,7 @@ func bcryptHash(t *testing.T) string {
 }
 
 func TestConfig_ValidateSecurity(t *testing.T) {
-	cases := []struct {
-		name, yaml, want string
-	}{
+	cases := []refusal{
 		{"user without a name", "broker: {users: [{password: x}]}", "username is empty"},
 		{"reserved username", "broker: {users: [{username: " + bridge.DaemonUsername + ", password: x}]}", "reserved"},
 		{"duplicate username", "broker: {users: [{username: a, password: x}, {username: a, password: y}]}", "also used"},
@@ -50,17 +48,7 @@ func TestConfig_ValidateSecurity(t *testing.T) {
 		{"bad URL", "mqtt: {url: 'tcp://h:port'}", "mqtt.url"},
 		{"URL without host", "mqtt: {url: 'tcp:///x'}", "no host"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := loadYAML(t, tc.yaml, nil)
-			if err == nil {
-				err = cfg.Validate()
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %v, want one mentioning %q", err, tc.want)
-			}
-		})
-	}
+	checkRefused(t, cases)
 }
 
 func TestConfig_SecureSetupsAreValid(t *testing.T) {
