@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pidicon/pidicon-mqtt/internal/atomicfile"
 )
 
 // FileVersion is the only version of the file format this package reads
@@ -187,127 +189,6 @@ func isPlainASCII(s string) bool {
 	return true
 }
 
-// Steps of an atomic write, named for tests that interrupt one of them.
-const (
-	stepCreate  = "create"
-	stepWrite   = "write"
-	stepSync    = "sync"
-	stepClose   = "close"
-	stepRename  = "rename"
-	stepSyncDir = "syncdir"
-)
-
-// tempPattern names temporary files next to the state file, so a crashed
-// write's leftovers can be found and removed.
-func tempPattern(path string) string { return tempPrefix(path) + "*" }
-
-// tempPrefix starts the name of every temporary file of path.
-func tempPrefix(path string) string { return filepath.Base(path) + ".tmp-" }
-
-// writeAtomic replaces path with data so that a crash at any moment leaves
-// either the old or the new complete file: write a temporary file in the
-// same folder, fsync it, rename it over path, fsync the folder. hook, if
-// not nil, runs before each step; an error from it stops the write there
-// (errCrash also skips the clean-up, as a crash would).
-func writeAtomic(path string, data []byte, hook func(step string) error) (err error) {
-	step := func(name string) error {
-		if hook != nil {
-			return hook(name)
-		}
-		return nil
-	}
-	dir := filepath.Dir(path)
-	if err := step(stepCreate); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, tempPattern(path))
-	if err != nil {
-		return fmt.Errorf("create temporary file: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil && !errors.Is(err, errCrash) {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := step(stepWrite); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write temporary file: %w", err)
-	}
-	if err := step(stepSync); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync temporary file: %w", err)
-	}
-	if err := step(stepClose); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close temporary file: %w", err)
-	}
-	if err := step(stepRename); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename temporary file: %w", err)
-	}
-	if err := step(stepSyncDir); err != nil {
-		return err
-	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("sync folder: %w", err)
-	}
-	return nil
-}
-
-// errCrash stands for a crash in tests: the write stops and leaves its
-// temporary file behind.
-var errCrash = errors.New("simulated crash")
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// RemoveTemps deletes temporary files that an interrupted write left next to
-// the state file at path, and returns their names.
-//
-// Only regular files named like writeAtomic's are touched. The folder is
-// listed rather than globbed, since a path holding "[" or "*" would be read
-// as a pattern.
-func RemoveTemps(path string) ([]string, error) {
-	dir := filepath.Dir(path)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil // no folder, no leftovers
-		}
-		return nil, fmt.Errorf("find temporary files: %w", err)
-	}
-	var removed []string
-	var errs []error
-	for _, e := range entries {
-		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), tempPrefix(path)) {
-			continue
-		}
-		m := filepath.Join(dir, e.Name())
-		if err := os.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
-			continue
-		}
-		removed = append(removed, m)
-	}
-	return removed, errors.Join(errs...)
-}
-
 // Quarantine moves an unusable state file aside to
 // "<path>.corrupt-<UTC time>" (with a counter when that name is taken: an
 // earlier quarantined file is never replaced) and returns the new name.
@@ -331,12 +212,12 @@ func Quarantine(path string, now time.Time) (string, error) {
 			if err := os.Rename(path, name); err != nil {
 				return "", fmt.Errorf("move corrupt state file aside: %w", err)
 			}
-			return name, syncDir(filepath.Dir(path))
+			return name, atomicfile.SyncDir(filepath.Dir(path))
 		}
 		if err := os.Remove(path); err != nil {
 			return "", fmt.Errorf("move corrupt state file aside: %w", err)
 		}
-		return name, syncDir(filepath.Dir(path))
+		return name, atomicfile.SyncDir(filepath.Dir(path))
 	}
 	return "", fmt.Errorf("move corrupt state file aside: too many quarantined files named %s*", base)
 }

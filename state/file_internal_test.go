@@ -1,21 +1,18 @@
 package state
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
-)
 
-// steps lists writeAtomic's steps in order.
-var steps = []string{stepCreate, stepWrite, stepSync, stepClose, stepRename, stepSyncDir}
+	"github.com/pidicon/pidicon-mqtt/internal/atomicfile/atomicfiletest"
+)
 
 // tempFiles lists the temporary files of path's writes.
 func tempFiles(t *testing.T, path string) []string {
@@ -46,129 +43,6 @@ func testDocument(t *testing.T, brightness int) []byte {
 	return b
 }
 
-// TestWriteAtomic_Interrupted stops a write before each of its steps, with
-// an ordinary error (clean-up runs) and with errCrash (as if the process
-// died there), with and without an old file. What is at path afterwards
-// must be the complete old file or the complete new one.
-func TestWriteAtomic_Interrupted(t *testing.T) {
-	oldData, newData := testDocument(t, 10), testDocument(t, 90)
-	errDisk := errors.New("disk on fire")
-	for _, withOld := range []bool{true, false} {
-		for _, failure := range []error{errDisk, errCrash} {
-			for i, at := range steps {
-				name := "old file/"
-				if !withOld {
-					name = "no old file/"
-				}
-				name += map[error]string{errDisk: "error", errCrash: "crash"}[failure] + "/before " + at
-				t.Run(name, func(t *testing.T) {
-					path := filepath.Join(t.TempDir(), "runtime-state.json")
-					if withOld {
-						if err := writeAtomic(path, oldData, nil); err != nil {
-							t.Fatal(err)
-						}
-					}
-					var seen []string
-					hook := func(step string) error {
-						seen = append(seen, step)
-						if step == at {
-							return failure
-						}
-						return nil
-					}
-					err := writeAtomic(path, newData, hook)
-					if !errors.Is(err, failure) {
-						t.Fatalf("writeAtomic = %v, want %v", err, failure)
-					}
-					if !slices.Equal(seen, steps[:i+1]) {
-						t.Errorf("steps run %v, want %v", seen, steps[:i+1])
-					}
-
-					// Only the folder sync is left when the rename is done:
-					// then the new file is in place.
-					renamed := at == stepSyncDir
-					got, rerr := os.ReadFile(path)
-					switch {
-					case renamed && !bytes.Equal(got, newData):
-						t.Errorf("after the rename, path holds %q, %v; want the new file", got, rerr)
-					case !renamed && withOld && !bytes.Equal(got, oldData):
-						t.Errorf("path holds %q, %v; want the complete old file", got, rerr)
-					case !renamed && !withOld && !errors.Is(rerr, fs.ErrNotExist):
-						t.Errorf("path holds %q, %v; want no file", got, rerr)
-					}
-					if rerr == nil {
-						if _, err := ParseDocument(got); err != nil {
-							t.Errorf("file at path does not parse: %v", err)
-						}
-					}
-
-					temps := tempFiles(t, path)
-					leavesTemp := failure == errCrash && at != stepCreate && !renamed
-					if leavesTemp != (len(temps) == 1) || len(temps) > 1 {
-						t.Fatalf("temporary files %v; want one: %v", temps, leavesTemp)
-					}
-					removed, err := RemoveTemps(path)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if len(removed) != len(temps) {
-						t.Errorf("RemoveTemps removed %v, want %v", removed, temps)
-					}
-					if left := tempFiles(t, path); len(left) > 0 {
-						t.Errorf("temporary files left after RemoveTemps: %v", left)
-					}
-					// RemoveTemps never touches the state file itself.
-					if after, err := os.ReadFile(path); !bytes.Equal(after, got) || (err == nil) != (rerr == nil) {
-						t.Errorf("RemoveTemps changed the state file")
-					}
-
-					// The next write succeeds and replaces whatever is there.
-					if err := writeAtomic(path, newData, nil); err != nil {
-						t.Fatal(err)
-					}
-					if got, _ := os.ReadFile(path); !bytes.Equal(got, newData) {
-						t.Errorf("next write left %q", got)
-					}
-				})
-			}
-		}
-	}
-}
-
-// TestWriteAtomic_Errors makes the real file operations fail.
-func TestWriteAtomic_Errors(t *testing.T) {
-	t.Run("missing folder", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "none", "runtime-state.json")
-		if err := writeAtomic(path, []byte("{}"), nil); err == nil || !errors.Is(err, fs.ErrNotExist) {
-			t.Fatalf("writeAtomic = %v, want fs.ErrNotExist", err)
-		}
-	})
-	t.Run("parent is a file", func(t *testing.T) {
-		parent := filepath.Join(t.TempDir(), "file")
-		if err := os.WriteFile(parent, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := writeAtomic(filepath.Join(parent, "runtime-state.json"), []byte("{}"), nil); err == nil {
-			t.Fatal("writeAtomic under a regular file succeeded")
-		}
-	})
-	t.Run("path is a folder", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "runtime-state.json")
-		if err := os.Mkdir(path, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(path, "x"), nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := writeAtomic(path, []byte("{}"), nil); err == nil {
-			t.Fatal("writeAtomic over a non-empty folder succeeded")
-		}
-		if temps := tempFiles(t, path); len(temps) > 0 {
-			t.Errorf("failed rename left %v", temps)
-		}
-	})
-}
-
 // TestPersister_HookFailure checks that a write failing in the middle is
 // retried and that the file never holds a partial document.
 func TestPersister_HookFailure(t *testing.T) {
@@ -178,12 +52,12 @@ func TestPersister_HookFailure(t *testing.T) {
 		Timestamp: time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC)})
 	p := NewPersister(s, PersisterOptions{Path: path, Debounce: time.Second, MaxDelay: time.Minute})
 	fail := true
-	p.hook = func(step string) error {
-		if fail && step == stepRename {
+	p.fs = &atomicfiletest.FS{Fail: func(op atomicfiletest.Op) error {
+		if fail && op == atomicfiletest.Rename {
 			return errors.New("rename refused")
 		}
 		return nil
-	}
+	}}
 	// Drive write directly: Run is tested in persister_test.go.
 	if _, err := p.write(s.snapshot()); err == nil {
 		t.Fatal("write with a failing rename succeeded")

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/pidicon/pidicon-mqtt/internal/atomicfile"
 )
 
 // PersisterOptions configure a Persister.
@@ -30,7 +32,7 @@ type Persister struct {
 	store *Store
 	opts  PersisterOptions
 	flush chan chan error
-	hook  func(step string) error // tests interrupt writes here
+	fs    atomicfile.FS // the file system; tests interrupt writes here
 	// base is the store's revision when the Persister was made: the file is
 	// taken to hold that. Run starts from it rather than from the revision
 	// it finds, since changes made before Run's goroutine is scheduled
@@ -64,7 +66,7 @@ func NewPersister(store *Store, opts PersisterOptions) *Persister {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Persister{store: store, opts: opts, flush: make(chan chan error), base: store.snapshot().rev}
+	return &Persister{store: store, opts: opts, fs: atomicfile.OS{}, flush: make(chan chan error), base: store.snapshot().rev}
 }
 
 // Stats returns the write counters.
@@ -203,7 +205,7 @@ func (p *Persister) write(snap snapshot) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := writeAtomic(p.opts.Path, data, p.hook); err != nil {
+	if err := atomicfile.WriteFS(p.fs, p.opts.Path, data); err != nil {
 		return 0, fmt.Errorf("write %s: %w", p.opts.Path, err)
 	}
 	return len(data), nil

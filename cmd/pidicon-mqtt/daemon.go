@@ -19,6 +19,7 @@ import (
 	"github.com/pidicon/pidicon-mqtt/device/mock"
 	"github.com/pidicon/pidicon-mqtt/device/pixoo64"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
+	"github.com/pidicon/pidicon-mqtt/internal/atomicfile"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
 
@@ -134,7 +135,7 @@ func openStateFile(cfg StateConfig, log *slog.Logger) *state.Document {
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
 		log.Error("cannot create the state file's folder", "path", cfg.Path, "error", err)
 	}
-	if removed, err := state.RemoveTemps(cfg.Path); err != nil {
+	if removed, err := atomicfile.RemoveTemps(cfg.Path); err != nil {
 		log.Warn("cannot remove temporary files of an interrupted write", "error", err)
 	} else if len(removed) > 0 {
 		log.Info("removed temporary files of an interrupted write", "files", removed)
