@@ -13,7 +13,11 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/pidicon/pidicon-mqtt/device"
+	"github.com/pidicon/pidicon-mqtt/event"
+	"github.com/pidicon/pidicon-mqtt/internal/logkey"
+	"github.com/pidicon/pidicon-mqtt/internal/lograte"
 	"github.com/pidicon/pidicon-mqtt/state"
+	"github.com/pidicon/pidicon-mqtt/topic"
 )
 
 // MaxPayload is the largest command payload accepted, in bytes.
@@ -45,6 +49,12 @@ type Options struct {
 	Store *state.Store
 	// File is the state file as read at start-up, or nil.
 	File *state.Document
+	// FileQuarantined reports that the state file could not be used and
+	// was moved aside.
+	FileQuarantined bool
+	// Events receives what the bridge reports (refused commands, device
+	// faults); the bridge publishes every event of it on bridge/event.
+	Events *event.Log
 	// Devices are the configured devices, in config order.
 	Devices []Device
 	// Flush writes the state file now; called at shutdown, after the last
@@ -58,8 +68,8 @@ type Options struct {
 type Device struct {
 	ID   string
 	Name string
-	// Type is the config's device type (pixoo64, awtrix, sim, ...).
-	Type string
+	// Kind is the device's kind: its type name, maker and model.
+	Kind device.Kind
 	// Host is the device's address from the config, used to claim an entry
 	// of an original pidicon state file keyed by IP address.
 	Host string
@@ -72,18 +82,18 @@ type Device struct {
 type Bridge struct {
 	opts    Options
 	log     *slog.Logger
-	topics  topics
+	topics  topic.Layout
 	devices map[string]*Device
 	ids     []string // config order
 	box     *outbox
 	client  mqtt.Client
 
 	inbox        chan command
-	republishReq chan struct{} // capacity 1: "republish everything" (requests, Home Assistant's birth)
-	takingMu     sync.RWMutex  // taking commands (read) vs. shutdown stopping it (write)
-	rejectLog    limiter       // rate-limits the log of rejected commands
-	connected    chan struct{} // capacity 1: "a connection came up"
-	closing      atomic.Bool   // shutdown began: take no more commands
+	republishReq chan struct{}   // capacity 1: "republish everything" (requests, Home Assistant's birth)
+	takingMu     sync.RWMutex    // taking commands (read) vs. shutdown stopping it (write)
+	rejectLog    lograte.Limiter // rate-limits the log of rejected commands
+	connected    chan struct{}   // capacity 1: "a connection came up"
+	closing      atomic.Bool     // shutdown began: take no more commands
 
 	restoring atomic.Bool
 	syncCh    chan struct{} // our sync message came back
@@ -95,15 +105,14 @@ type Bridge struct {
 	clears map[string]time.Time // set topics we cleared, until when their empty echo is ours
 
 	// Only Run's goroutine uses these.
-	fileEntries map[string]*state.Entry // each device's entry of the state file, if any
-	discovery   []message               // the encoded discovery configs (discoveryConfigs)
+	discovery []message // the encoded discovery configs (discoveryConfigs)
 
 	stats stats // counters and readiness for Stats and Ready (stats.go)
 }
 
 // command is a checked message for the bridge's goroutine.
 type command struct {
-	kind   kind
+	kind   topic.Kind
 	device string
 	topic  string
 	patch  state.Patch
@@ -123,21 +132,23 @@ func New(opts Options) *Bridge {
 	if opts.HomeAssistant.StatusTopic == "" {
 		opts.HomeAssistant.StatusTopic = opts.HomeAssistant.DiscoveryPrefix + "/status"
 	}
+	if opts.Events == nil {
+		opts.Events = event.NewLog(0)
+	}
 	b := &Bridge{
 		opts:         opts,
 		log:          opts.Logger,
-		topics:       topics{base: opts.BaseTopic},
+		topics:       topic.Layout{Base: opts.BaseTopic},
 		devices:      make(map[string]*Device),
 		box:          newOutbox(),
 		inbox:        make(chan command, inboxSize),
 		republishReq: make(chan struct{}, 1),
-		rejectLog:    limiter{every: 100 * time.Millisecond},
+		rejectLog:    lograte.Limiter{Every: 100 * time.Millisecond},
 		connected:    make(chan struct{}, 1),
 		syncCh:       make(chan struct{}, 1),
 		last:         make(map[string][]byte),
 		lively:       make(map[string]bool),
 		clears:       make(map[string]time.Time),
-		fileEntries:  make(map[string]*state.Entry),
 	}
 	for i := range opts.Devices {
 		d := &opts.Devices[i]
@@ -151,7 +162,10 @@ func New(opts Options) *Bridge {
 // is done, then shuts down in the contract's order: stop taking commands,
 // flush the state file, publish bridge/state offline, disconnect.
 func (b *Bridge) Run(ctx context.Context) error {
-	b.readFile()
+	stopEvents := b.opts.Events.Subscribe(func(e event.Event) {
+		b.box.put(message{topic: b.topics.Bridge(topic.BridgeEvent), payload: e.JSON()})
+	})
+	defer stopEvents()
 
 	ctrlCtx, stopCtrls := context.WithCancel(context.WithoutCancel(ctx))
 	var ctrls sync.WaitGroup
@@ -170,10 +184,10 @@ func (b *Bridge) Run(ctx context.Context) error {
 		client:    b.client,
 		box:       b.box,
 		fresh:     make(chan struct{}, 1),
-		onError:   func(topic string, err error) { b.log.Debug("publish failed", "topic", topic, "error", err) },
+		onError:   func(t string, err error) { b.log.Debug("publish failed", logkey.Topic, t, logkey.Error, err) },
 		published: &b.stats.published,
 		onDrop: func(n int) {
-			b.log.Warn("events dropped: the broker connection is too slow", "dropped", n)
+			b.log.Warn("events dropped: the broker connection is too slow", logkey.Count, n)
 		},
 	}
 	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
@@ -183,7 +197,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		pub.run(pubCtx)
 	}()
 
-	b.log.Info("connecting to MQTT broker", "url", b.opts.URL, "client_id", b.opts.ClientID)
+	b.log.Info("connecting to MQTT broker", logkey.URL, b.opts.URL, logkey.ClientID, b.opts.ClientID)
 	connCtx, stopConnecting := context.WithCancel(ctx)
 	var connecting sync.WaitGroup
 	connecting.Go(func() { b.connectLoop(connCtx) }) // OnConnect tells us
@@ -208,15 +222,16 @@ func (b *Bridge) Run(ctx context.Context) error {
 				if !restored {
 					// Drive the displays from the file meanwhile; the broker
 					// may still bring newer state when it answers.
-					b.log.Warn("MQTT broker not reachable yet; driving the displays from the state file and still trying", "url", b.opts.URL)
+					b.log.Warn("MQTT broker not reachable yet; driving the displays from the state file and still trying", logkey.URL, b.opts.URL)
+					b.restore(nil)
 					b.driveAll()
 				} else {
-					b.log.Warn("MQTT broker not reachable; still trying", "url", b.opts.URL)
+					b.log.Warn("MQTT broker not reachable; still trying", logkey.URL, b.opts.URL)
 				}
 				warn.Reset(time.Minute)
 			}
 		case <-b.connected:
-			b.log.Info("connected to MQTT broker", "url", b.opts.URL)
+			b.log.Info("connected to MQTT broker", logkey.URL, b.opts.URL)
 			pub.connectionUp()
 			if !restored {
 				b.restoreFromBroker(ctx)
@@ -283,7 +298,7 @@ func (b *Bridge) clientOptions() *mqtt.ClientOptions {
 		SetPingTimeout(10*time.Second).
 		SetConnectTimeout(5*time.Second).
 		SetWriteTimeout(5*time.Second).
-		SetWill(b.topics.bridge(bridgeState), offline, 1, true).
+		SetWill(b.topics.Bridge(topic.BridgeState), topic.Offline, 1, true).
 		SetDefaultPublishHandler(b.onMessage).
 		SetConnectionNotificationHandler(b.onConnectionNotification).
 		SetOnConnectHandler(func(mqtt.Client) {
@@ -293,7 +308,7 @@ func (b *Bridge) clientOptions() *mqtt.ClientOptions {
 			}
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			b.log.Warn("lost the MQTT broker; reconnecting", "error", err)
+			b.log.Warn("lost the MQTT broker; reconnecting", logkey.Error, err)
 		})
 	if b.opts.Username != "" {
 		o.SetUsername(b.opts.Username)
@@ -329,7 +344,7 @@ func (b *Bridge) shutdown(pub *publisher, inbox chan command) error {
 		}
 		cancel()
 	}
-	b.retain(b.topics.bridge(bridgeState), []byte(offline))
+	b.retain(b.topics.Bridge(topic.BridgeState), []byte(topic.Offline))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	pub.sendQueued(ctx)

@@ -6,36 +6,36 @@ import (
 	"image/png"
 	"net"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/bridge"
+	"github.com/pidicon/pidicon-mqtt/event"
 	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
 
-// broker is a way to get a broker for a test: the embedded one or a real
-// mosquitto process.
-type broker struct {
+// testBroker is a way to get a broker for a test: the embedded one or a
+// real mosquitto process.
+type testBroker struct {
 	name  string
-	start func(t *testing.T) (url string, report *atomic.Pointer[bridge.Bridge])
+	start func(t *testing.T) (url string, report *event.Log)
 }
 
-func brokers() []broker {
-	return []broker{
-		{"embedded", func(t *testing.T) (string, *atomic.Pointer[bridge.Bridge]) {
-			report := new(atomic.Pointer[bridge.Bridge])
+func brokers() []testBroker {
+	return []testBroker{
+		{"embedded", func(t *testing.T) (string, *event.Log) {
+			report := event.NewLog(50)
 			return embedded(t, report).URL(), report
 		}},
-		{"mosquitto", func(t *testing.T) (string, *atomic.Pointer[bridge.Bridge]) {
+		{"mosquitto", func(t *testing.T) (string, *event.Log) {
 			return mqtttest.StartMosquitto(t, mqtttest.Options{Extra: []string{"set_tcp_nodelay true"}}).URL(), nil
 		}},
 	}
 }
 
 // forEachBroker runs test once per broker.
-func forEachBroker(t *testing.T, test func(t *testing.T, url string, report *atomic.Pointer[bridge.Bridge])) {
+func forEachBroker(t *testing.T, test func(t *testing.T, url string, report *event.Log)) {
 	for _, b := range brokers() {
 		t.Run(b.name, func(t *testing.T) {
 			url, report := b.start(t)
@@ -45,7 +45,7 @@ func forEachBroker(t *testing.T, test func(t *testing.T, url string, report *ato
 }
 
 func TestBridge_RetainedStateForLateSubscriber(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, url string, report *atomic.Pointer[bridge.Bridge]) {
+	forEachBroker(t, func(t *testing.T, url string, report *event.Log) {
 		startDaemon(t, url, []string{"demo", "lab-2"}, report)
 		got := mqtttest.Retained(t, url, base+"/#")
 		if m := got[base+"/bridge/state"]; m.Text() != "online" {
@@ -85,7 +85,7 @@ func TestBridge_RetainedStateForLateSubscriber(t *testing.T) {
 }
 
 func TestBridge_FieldSet(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, url string, report *atomic.Pointer[bridge.Bridge]) {
+	forEachBroker(t, func(t *testing.T, url string, report *event.Log) {
 		d := startDaemon(t, url, []string{"demo"}, report)
 		c := mqtttest.Connect(t, url)
 		c.Subscribe(base + "/#")
@@ -137,7 +137,7 @@ func TestBridge_FieldSet(t *testing.T) {
 }
 
 func TestBridge_JSONSet(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, url string, report *atomic.Pointer[bridge.Bridge]) {
+	forEachBroker(t, func(t *testing.T, url string, report *event.Log) {
 		d := startDaemon(t, url, []string{"demo", "lab-2"}, report)
 		c := mqtttest.Connect(t, url)
 		c.Subscribe(base + "/#")
@@ -197,7 +197,7 @@ func TestBridge_BadInput(t *testing.T) {
 		{"over 16 KiB", topic("demo", "brightness/set"), bytes.Repeat([]byte("A"), 100*1024), "at most", true},
 		{"invalid UTF-8", topic("demo", "activeScene/set"), []byte("\xff\xfeclock\xc3("), "UTF-8", false},
 	}
-	forEachBroker(t, func(t *testing.T, url string, report *atomic.Pointer[bridge.Bridge]) {
+	forEachBroker(t, func(t *testing.T, url string, report *event.Log) {
 		d := startDaemon(t, url, []string{"demo"}, report)
 		c := mqtttest.Connect(t, url)
 		c.Subscribe(base + "/#")
@@ -281,7 +281,7 @@ func checkEvent(t *testing.T, m mqtttest.Msg, topic string, payload []byte, want
 }
 
 func TestBridge_RetainedSetRefusedByEmbeddedBroker(t *testing.T) {
-	report := new(atomic.Pointer[bridge.Bridge])
+	report := event.NewLog(50)
 	url := embedded(t, report).URL()
 	d := startDaemon(t, url, []string{"demo"}, report)
 	c := mqtttest.Connect(t, url)
@@ -327,7 +327,7 @@ func TestBridge_RetainedSetClearedOnAnyBroker(t *testing.T) {
 }
 
 func TestBridge_GetAndRepublish(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, url string, report *atomic.Pointer[bridge.Bridge]) {
+	forEachBroker(t, func(t *testing.T, url string, report *event.Log) {
 		startDaemon(t, url, []string{"demo"}, report)
 		c := mqtttest.Connect(t, url)
 		c.Subscribe(base + "/#")
@@ -342,7 +342,7 @@ func TestBridge_GetAndRepublish(t *testing.T) {
 }
 
 func TestBridge_ShutdownFlushesAndGoesOffline(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, url string, report *atomic.Pointer[bridge.Bridge]) {
+	forEachBroker(t, func(t *testing.T, url string, report *event.Log) {
 		d := startDaemon(t, url, []string{"demo"}, report)
 		c := mqtttest.Connect(t, url)
 		c.Subscribe(base + "/#")
@@ -478,7 +478,7 @@ func TestBridge_FramePreview(t *testing.T) {
 // packet far larger than MaxPacket, before any login: it must hang up at
 // once rather than read it into memory.
 func TestBroker_PacketSizeLimit(t *testing.T) {
-	report := new(atomic.Pointer[bridge.Bridge])
+	report := event.NewLog(50)
 	b := embedded(t, report)
 	conn, err := net.Dial("tcp", b.Addr())
 	if err != nil {

@@ -9,21 +9,24 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/pidicon/pidicon-mqtt/event"
+	"github.com/pidicon/pidicon-mqtt/internal/logkey"
 	"github.com/pidicon/pidicon-mqtt/state"
+	"github.com/pidicon/pidicon-mqtt/topic"
 )
 
 // subscribeCommands subscribes to the command topics. Retained messages
 // that the broker delivers now are cleared and reported, never applied.
 func (b *Bridge) subscribeCommands(ctx context.Context) {
 	filters := make(map[string]byte)
-	for _, f := range b.topics.commandFilters() {
+	for _, f := range b.topics.CommandFilters() {
 		filters[f] = 1
 	}
 	if b.opts.HomeAssistant.Enabled && b.opts.HomeAssistant.StatusTopic != "" {
 		filters[b.opts.HomeAssistant.StatusTopic] = 1
 	}
 	if err := subscribe(ctx, b.client, filters, 10*time.Second); err != nil && ctx.Err() == nil {
-		b.log.Error("cannot subscribe to command topics; commands will not arrive until the next reconnect", "error", err)
+		b.log.Error("cannot subscribe to command topics; commands will not arrive until the next reconnect", logkey.Error, err)
 	}
 }
 
@@ -32,24 +35,24 @@ func (b *Bridge) subscribeCommands(ctx context.Context) {
 // goroutine, or reports why not.
 func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
 	b.stats.received.Add(1)
-	topic, payload := m.Topic(), m.Payload()
-	if b.restoring.Load() && strings.HasPrefix(topic, b.opts.HomeAssistant.DiscoveryPrefix+"/") {
+	t, payload := m.Topic(), m.Payload()
+	if b.restoring.Load() && strings.HasPrefix(t, b.opts.HomeAssistant.DiscoveryPrefix+"/") {
 		b.recordFound(m)
 		return
 	}
-	if topic == b.opts.HomeAssistant.StatusTopic {
+	if t == b.opts.HomeAssistant.StatusTopic {
 		// Home Assistant (re)started; a retained "online" is old news: we
 		// republish on every connection anyway.
-		if !m.Retained() && strings.EqualFold(strings.TrimSpace(string(payload)), online) {
+		if !m.Retained() && strings.EqualFold(strings.TrimSpace(string(payload)), topic.Online) {
 			b.requestRepublish()
 		}
 		return
 	}
-	p := b.topics.parse(topic)
-	switch p.kind {
-	case kindOther:
+	p := b.topics.Parse(t)
+	switch p.Kind {
+	case topic.Other:
 		return
-	case kindSync:
+	case topic.Sync:
 		if string(payload) == b.opts.ClientID {
 			select {
 			case b.syncCh <- struct{}{}:
@@ -57,32 +60,32 @@ func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
 			}
 		}
 		return
-	case kindState:
+	case topic.StateTopic:
 		if b.restoring.Load() {
 			b.recordFound(m)
 		}
 		return
 	}
-	if len(payload) == 0 && b.ourClear(topic) {
+	if len(payload) == 0 && b.ourClear(t) {
 		return
 	}
 	if m.Retained() {
 		if len(payload) > 0 {
-			b.clearRetained(topic)
-			b.reject(p, topic, payload, ErrRetainedCommand)
+			b.clearRetained(t)
+			b.reject(p, t, payload, topic.ErrRetainedCommand)
 		}
 		return
 	}
 	if len(payload) > MaxPayload {
-		b.reject(p, topic, payload, fmt.Errorf("payload is %d bytes; commands are at most %d bytes", len(payload), MaxPayload))
+		b.reject(p, t, payload, fmt.Errorf("payload is %d bytes; commands are at most %d bytes", len(payload), MaxPayload))
 		return
 	}
-	c, err := b.check(p, topic, payload)
+	c, err := b.check(p, t, payload)
 	if err != nil {
-		b.reject(p, topic, payload, err)
+		b.reject(p, t, payload, err)
 		return
 	}
-	if c.kind == kindRequest {
+	if c.kind == topic.Request {
 		b.requestRepublish() // many requests in a row are one republish
 		return
 	}
@@ -96,7 +99,7 @@ func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
 	select {
 	case b.inbox <- c:
 	default:
-		b.reject(p, topic, payload, errors.New("too many commands waiting; this one was dropped"))
+		b.reject(p, t, payload, errors.New("too many commands waiting; this one was dropped"))
 	}
 }
 
@@ -110,27 +113,27 @@ func (b *Bridge) requestRepublish() {
 }
 
 // check turns a command message into a command, or says what is wrong.
-func (b *Bridge) check(p parsed, topic string, payload []byte) (command, error) {
-	c := command{kind: p.kind, device: p.device, topic: topic}
-	if p.kind == kindRequest {
-		if p.name != requestRepublish {
-			return c, fmt.Errorf("unknown request %q (requests: %s)", p.name, requestRepublish)
+func (b *Bridge) check(p topic.Parsed, t string, payload []byte) (command, error) {
+	c := command{kind: p.Kind, device: p.Device, topic: t}
+	if p.Kind == topic.Request {
+		if p.Name != topic.RequestRepublish {
+			return c, fmt.Errorf("unknown request %q (requests: %s)", p.Name, topic.RequestRepublish)
 		}
 		return c, nil
 	}
-	d, ok := b.devices[p.device]
+	d, ok := b.devices[p.Device]
 	if !ok {
-		return c, fmt.Errorf("unknown device %q (devices: %s)", p.device, strings.Join(b.ids, ", "))
+		return c, fmt.Errorf("unknown device %q (devices: %s)", p.Device, strings.Join(b.ids, ", "))
 	}
 	var err error
-	switch p.kind {
-	case kindGet:
+	switch p.Kind {
+	case topic.GetRequest:
 		return c, nil
-	case kindBadFieldSet:
-		return c, fmt.Errorf("unknown field %q (fields: %s)", p.field, strings.Join(state.Fields(), ", "))
-	case kindFieldSet:
-		c.patch, err = state.ParseField(p.field, string(payload))
-	case kindJSONSet:
+	case topic.BadFieldSet:
+		return c, fmt.Errorf("unknown field %q (fields: %s)", p.Field, strings.Join(state.Fields(), ", "))
+	case topic.FieldSet:
+		c.patch, err = state.ParseField(p.Field, string(payload))
+	case topic.JSONSet:
 		c.patch, err = state.ParsePatch(payload)
 	}
 	if err != nil {
@@ -145,22 +148,16 @@ func (b *Bridge) check(p parsed, topic string, payload []byte) (command, error) 
 }
 
 // reject reports a refused message on bridge/event and in the log.
-func (b *Bridge) reject(p parsed, topic string, payload []byte, err error) {
-	ev := newEvent(time.Now(), levelError, p.device, topic, payload, err)
+func (b *Bridge) reject(p topic.Parsed, t string, payload []byte, err error) {
+	ev := event.New(time.Now(), event.LevelError, p.Device, t, payload, err)
 	log := b.log
-	if d, ok := b.devices[p.device]; ok {
+	if d, ok := b.devices[p.Device]; ok {
 		log = d.Controller.Logger()
 	}
-	if ok, suppressed := b.rejectLog.allow(time.Now()); ok {
-		log.Warn("command rejected", "topic", topic, "error", err, "not_logged_since_last", suppressed)
+	if ok, suppressed := b.rejectLog.Allow(time.Now()); ok {
+		log.Warn("command rejected", logkey.Topic, t, logkey.Error, err, logkey.NotLoggedSince, suppressed)
 	}
-	b.event(ev)
-}
-
-// ReportRefused reports a retained command that the embedded broker
-// refused; it is the broker's OnRefused callback.
-func (b *Bridge) ReportRefused(clientID, topic string, payload []byte) {
-	b.reject(b.topics.parse(topic), topic, payload, ErrRetainedCommand)
+	b.opts.Events.Report(ev)
 }
 
 // clearEcho is how long the empty message of a clear is expected back; a
@@ -170,40 +167,40 @@ const clearEcho = 10 * time.Second
 
 // clearRetained deletes a retained command from the broker; the empty
 // message that comes back to us is recognised as our own.
-func (b *Bridge) clearRetained(topic string) {
+func (b *Bridge) clearRetained(t string) {
 	b.mu.Lock()
-	b.clears[topic] = time.Now().Add(clearEcho)
+	b.clears[t] = time.Now().Add(clearEcho)
 	b.mu.Unlock()
-	b.box.put(message{topic: topic, retain: true})
+	b.box.put(message{topic: t, retain: true})
 }
 
 // ourClear reports whether an empty message on topic is the echo of our
 // own clear, and forgets the clear.
-func (b *Bridge) ourClear(topic string) bool {
+func (b *Bridge) ourClear(t string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	until, ok := b.clears[topic]
-	delete(b.clears, topic)
+	until, ok := b.clears[t]
+	delete(b.clears, t)
 	return ok && time.Now().Before(until)
 }
 
 // apply carries out a checked command on Run's goroutine.
 func (b *Bridge) apply(c command) {
 	switch c.kind {
-	case kindGet:
+	case topic.GetRequest:
 		b.publishDevice(c.device, state.Fields(), true)
-	case kindFieldSet, kindJSONSet:
+	case topic.FieldSet, topic.JSONSet:
 		d := b.devices[c.device]
 		st, changed, err := b.opts.Store.Apply(c.device, c.patch, time.Now())
 		if err != nil {
-			b.log.Error("apply command", "device", c.device, "error", err)
+			b.log.Error("apply command", logkey.Device, c.device, logkey.Error, err)
 			return
 		}
 		fields := c.patch.Present()
 		if c.patch.ActiveScene != nil && c.patch.PlayState == nil {
 			fields = append(fields, state.FieldPlayState)
 		}
-		d.Controller.Logger().Info("set", "fields", strings.Join(fields, ","), "changed", changed)
+		d.Controller.Logger().Info("set", logkey.Fields, strings.Join(fields, ","), logkey.Changed, changed)
 		if changed || c.patch.ActiveScene != nil {
 			d.Controller.Desire(st, c.patch.ActiveScene != nil)
 		}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/pidicon/pidicon-mqtt/state"
+	"github.com/pidicon/pidicon-mqtt/topic"
 )
 
 // HomeAssistant configures MQTT discovery for Home Assistant.
@@ -32,15 +33,15 @@ type entity struct {
 // discoveryFilter matches every discovery config this daemon can have
 // published: our base topic is the node id.
 func (b *Bridge) discoveryFilter() string {
-	return b.opts.HomeAssistant.DiscoveryPrefix + "/+/" + b.topics.base + "/+/config"
+	return b.opts.HomeAssistant.DiscoveryPrefix + "/+/" + b.topics.Base + "/+/config"
 }
 
 func (b *Bridge) discoveryTopic(e entity) string {
-	return b.opts.HomeAssistant.DiscoveryPrefix + "/" + e.component + "/" + b.topics.base + "/" + e.objectID + "/config"
+	return b.opts.HomeAssistant.DiscoveryPrefix + "/" + e.component + "/" + b.topics.Base + "/" + e.objectID + "/config"
 }
 
 // uniqueID is <base>_<id>_<entity> (CONTRACT §3), stable forever.
-func (b *Bridge) uniqueID(id, name string) string { return b.topics.base + "_" + id + "_" + name }
+func (b *Bridge) uniqueID(id, name string) string { return b.topics.Base + "_" + id + "_" + name }
 
 // origin is the origin block of every config.
 func (b *Bridge) origin() map[string]any {
@@ -48,22 +49,7 @@ func (b *Bridge) origin() map[string]any {
 }
 
 // bridgeDeviceID identifies the bridge itself as a Home Assistant device.
-func (b *Bridge) bridgeDeviceID() string { return b.topics.base + "_bridge" }
-
-// hardware is what Home Assistant shows as a device's maker and model.
-func hardware(typ string) (manufacturer, model string) {
-	switch typ {
-	case "pixoo64":
-		return "Divoom", "Pixoo 64"
-	case "awtrix":
-		return "AWTRIX", "AWTRIX 3 clock"
-	case "sim":
-		return "pidicon-mqtt", "Simulated Pixoo 64"
-	case "sim-awtrix":
-		return "pidicon-mqtt", "Simulated AWTRIX 3"
-	}
-	return "pidicon-mqtt", "Display (" + typ + ")"
-}
+func (b *Bridge) bridgeDeviceID() string { return b.topics.Base + "_bridge" }
 
 // entities lists the discovery configs of every configured device and of
 // the bridge.
@@ -76,19 +62,18 @@ func (b *Bridge) entities() []entity {
 }
 
 func (b *Bridge) deviceEntities(d *Device) []entity {
-	t := func(suffix string) string { return b.topics.device(d.ID, suffix) }
-	manufacturer, model := hardware(d.Type)
+	t := func(suffix string) string { return b.topics.Device(d.ID, suffix) }
 	dev := map[string]any{
-		"identifiers":  []string{b.topics.base + "_" + d.ID},
+		"identifiers":  []string{b.topics.Base + "_" + d.ID},
 		"name":         d.Name,
-		"manufacturer": manufacturer,
-		"model":        model,
+		"manufacturer": d.Kind.Manufacturer,
+		"model":        d.Kind.Model,
 		"sw_version":   b.opts.Version,
 		"via_device":   b.bridgeDeviceID(),
 	}
 	availability := []map[string]string{
-		{"topic": b.topics.bridge(bridgeState)},
-		{"topic": t(topicAvailability)},
+		{"topic": b.topics.Bridge(topic.BridgeState)},
+		{"topic": t(topic.Availability)},
 	}
 	// common fills the keys every entity of the device shares.
 	common := func(component, name, label string, cfg map[string]any) entity {
@@ -103,17 +88,13 @@ func (b *Bridge) deviceEntities(d *Device) []entity {
 		cfg["qos"] = 1
 		return entity{component: component, objectID: d.ID + "_" + name, config: cfg}
 	}
-	playStates := []string{}
-	for _, p := range state.PlayStates() {
-		playStates = append(playStates, string(p))
-	}
-	levels := []string{}
-	for _, l := range state.LogLevels() {
-		levels = append(levels, string(l))
+	options := make(map[string][]string)
+	for _, f := range state.Schema() {
+		options[f.Name] = f.Options
 	}
 	metric := func(name, label, template string, extra map[string]any) entity {
 		cfg := map[string]any{
-			"state_topic":     t(topicMetrics),
+			"state_topic":     t(topic.Metrics),
 			"value_template":  template,
 			"entity_category": "diagnostic",
 		}
@@ -124,30 +105,30 @@ func (b *Bridge) deviceEntities(d *Device) []entity {
 	}
 	return []entity{
 		common("light", "display", "Display", map[string]any{
-			"command_topic":            t(state.FieldDisplayOn + "/" + topicSet),
+			"command_topic":            t(state.FieldDisplayOn + "/" + topic.Set),
 			"state_topic":              t(state.FieldDisplayOn),
 			"payload_on":               "true",
 			"payload_off":              "false",
-			"brightness_command_topic": t(state.FieldBrightness + "/" + topicSet),
+			"brightness_command_topic": t(state.FieldBrightness + "/" + topic.Set),
 			"brightness_state_topic":   t(state.FieldBrightness),
 			"brightness_scale":         100,
 		}),
 		common("select", "scene", "Scene", map[string]any{
-			"command_topic": t(state.FieldActiveScene + "/" + topicSet),
+			"command_topic": t(state.FieldActiveScene + "/" + topic.Set),
 			"state_topic":   t(state.FieldActiveScene),
 			"options":       d.Controller.Scenes(),
 			"icon":          "mdi:palette",
 		}),
 		common("select", "play_state", "Play state", map[string]any{
-			"command_topic": t(state.FieldPlayState + "/" + topicSet),
+			"command_topic": t(state.FieldPlayState + "/" + topic.Set),
 			"state_topic":   t(state.FieldPlayState),
-			"options":       playStates,
+			"options":       options[state.FieldPlayState],
 			"icon":          "mdi:play-pause",
 		}),
 		common("select", "logging_level", "Logging level", map[string]any{
-			"command_topic":   t(state.FieldLoggingLevel + "/" + topicSet),
+			"command_topic":   t(state.FieldLoggingLevel + "/" + topic.Set),
 			"state_topic":     t(state.FieldLoggingLevel),
-			"options":         levels,
+			"options":         options[state.FieldLoggingLevel],
 			"entity_category": "config",
 			"icon":            "mdi:math-log",
 		}),
@@ -157,11 +138,11 @@ func (b *Bridge) deviceEntities(d *Device) []entity {
 		metric("skipped", "Frames skipped", "{{ value_json.skipped }}", map[string]any{"state_class": "total_increasing"}),
 		metric("errors", "Errors", "{{ value_json.errors }}", map[string]any{"state_class": "total_increasing"}),
 		common("image", "frame", "Frame", map[string]any{
-			"image_topic":  t(topicFrame),
+			"image_topic":  t(topic.Frame),
 			"content_type": "image/png",
 		}),
 		common("button", "republish", "Republish state", map[string]any{
-			"command_topic":   t(topicGet),
+			"command_topic":   t(topic.Get),
 			"payload_press":   "PRESS",
 			"entity_category": "diagnostic",
 		}),
@@ -173,7 +154,7 @@ func (b *Bridge) deviceEntities(d *Device) []entity {
 func (b *Bridge) bridgeEntities() []entity {
 	dev := map[string]any{
 		"identifiers":  []string{b.bridgeDeviceID()},
-		"name":         "pidicon-mqtt bridge (" + b.topics.base + ")",
+		"name":         "pidicon-mqtt bridge (" + b.topics.Base + ")",
 		"manufacturer": "pidicon-mqtt",
 		"model":        "MQTT bridge",
 		"sw_version":   b.opts.Version,
@@ -191,15 +172,15 @@ func (b *Bridge) bridgeEntities() []entity {
 	}
 	return []entity{
 		mk("binary_sensor", "connection", "Connection", map[string]any{
-			"state_topic":  b.topics.bridge(bridgeState),
-			"payload_on":   online,
-			"payload_off":  offline,
+			"state_topic":  b.topics.Bridge(topic.BridgeState),
+			"payload_on":   topic.Online,
+			"payload_off":  topic.Offline,
 			"device_class": "connectivity",
 		}),
 		mk("button", "republish", "Republish everything", map[string]any{
-			"command_topic":      b.topics.bridge(bridgeRequest + requestRepublish),
+			"command_topic":      b.topics.Bridge(topic.BridgeRequest + topic.RequestRepublish),
 			"payload_press":      "PRESS",
-			"availability_topic": b.topics.bridge(bridgeState),
+			"availability_topic": b.topics.Bridge(topic.BridgeState),
 		}),
 	}
 }
@@ -255,11 +236,11 @@ func (b *Bridge) clearStale(configs []string, devices []string) {
 		b.log.Info("cleared discovery configs of entities no longer configured", "topics", strings.Join(cleared, ", "))
 	}
 	for _, id := range devices {
-		if _, ok := b.devices[id]; ok || id == bridgeID {
+		if _, ok := b.devices[id]; ok || id == topic.BridgeID {
 			continue
 		}
-		for _, suffix := range append(state.Fields(), topicState, topicAvailability, topicMetrics, topicFrame) {
-			b.retain(b.topics.device(id, suffix), nil)
+		for _, suffix := range append(state.Fields(), topic.State, topic.Availability, topic.Metrics, topic.Frame) {
+			b.retain(b.topics.Device(id, suffix), nil)
 		}
 		b.log.Info("cleared the retained topics of a device no longer configured", "device", id)
 	}

@@ -26,7 +26,7 @@ func withHA(o *bridge.Options) {
 func stripDisplay(i int) setup {
 	return func(o *bridge.Options) {
 		d := &o.Devices[i]
-		d.Type = "mock"
+		d.Kind = mock.Kind()
 		d.Controller = device.NewController(device.Options{
 			ID: d.ID, Name: d.Name, Driver: mock.New(scene.Size{W: 32, H: 8}), Scenes: scene.Builtin(),
 		})

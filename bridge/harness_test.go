@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/bridge"
+	"github.com/pidicon/pidicon-mqtt/broker"
 	"github.com/pidicon/pidicon-mqtt/device"
 	"github.com/pidicon/pidicon-mqtt/device/pixoo64"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
 	"github.com/pidicon/pidicon-mqtt/device/sim"
+	"github.com/pidicon/pidicon-mqtt/event"
 	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
@@ -27,17 +29,13 @@ func defaults() state.State {
 
 // embedded starts the embedded broker on a free port; refused retained
 // commands go to report (set later, once the bridge exists).
-func embedded(t *testing.T, report *atomic.Pointer[bridge.Bridge]) *bridge.Broker {
+func embedded(t *testing.T, report *event.Log) *broker.Broker {
 	t.Helper()
-	b, err := bridge.StartBroker(bridge.BrokerOptions{
+	b, err := broker.Start(broker.Options{
 		Listen:    "127.0.0.1:0",
 		BaseTopic: base,
 		Logger:    slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})),
-		OnRefused: func(clientID, topic string, payload []byte) {
-			if br := report.Load(); br != nil {
-				br.ReportRefused(clientID, topic, payload)
-			}
-		},
+		Report:    report.Report,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +61,7 @@ type setup func(*bridge.Options)
 
 // startDaemon runs a bridge against url with sim devices ids (default
 // state), waits until its state is published, and stops it at the end.
-func startDaemon(t *testing.T, url string, ids []string, report *atomic.Pointer[bridge.Bridge], tune ...setup) *daemon {
+func startDaemon(t *testing.T, url string, ids []string, report *event.Log, tune ...setup) *daemon {
 	t.Helper()
 	return startDaemonWith(t, url, base, ids, report, tune...)
 }
@@ -75,12 +73,12 @@ func startDaemonAt(t *testing.T, url, baseTopic string, ids []string, tune ...se
 	return startDaemonWith(t, url, baseTopic, ids, nil, tune...)
 }
 
-func startDaemonWith(t *testing.T, url, baseTopic string, ids []string, report *atomic.Pointer[bridge.Bridge], tune ...setup) *daemon {
+func startDaemonWith(t *testing.T, url, baseTopic string, ids []string, report *event.Log, tune ...setup) *daemon {
 	t.Helper()
 	return startDaemonOpts(t, url, baseTopic, ids, report, true, tune...)
 }
 
-func startDaemonOpts(t *testing.T, url, baseTopic string, ids []string, report *atomic.Pointer[bridge.Bridge], wait bool, tune ...setup) *daemon {
+func startDaemonOpts(t *testing.T, url, baseTopic string, ids []string, report *event.Log, wait bool, tune ...setup) *daemon {
 	t.Helper()
 	d := &daemon{t: t, url: url, store: state.NewStore(), sims: make(map[string]*sim.Pixoo), done: make(chan error, 1)}
 	logs := slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})
@@ -99,7 +97,7 @@ func startDaemonOpts(t *testing.T, url, baseTopic string, ids []string, report *
 		}
 		d.sims[id] = p
 		devices = append(devices, bridge.Device{
-			ID: id, Name: id, Type: "sim", Defaults: defaults(),
+			ID: id, Name: id, Kind: sim.Kind(pixoo64.Kind(), "sim"), Defaults: defaults(),
 			Controller: device.NewController(device.Options{
 				ID: id, Name: id, Version: "test", Driver: drv, Scenes: scene.Builtin(), LogHandler: logs,
 				ProbeEvery: 200 * time.Millisecond,
@@ -123,10 +121,10 @@ func startDaemonOpts(t *testing.T, url, baseTopic string, ids []string, report *
 	for _, f := range tune {
 		f(&opts)
 	}
-	d.bridge = bridge.New(opts)
 	if report != nil {
-		report.Store(d.bridge)
+		opts.Events = report
 	}
+	d.bridge = bridge.New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	go func() { d.done <- d.bridge.Run(ctx) }()
@@ -138,7 +136,7 @@ func startDaemonOpts(t *testing.T, url, baseTopic string, ids []string, report *
 }
 
 // startDaemonNoWait is startDaemon without waiting for the broker.
-func startDaemonNoWait(t *testing.T, url string, ids []string, report *atomic.Pointer[bridge.Bridge], tune ...setup) *daemon {
+func startDaemonNoWait(t *testing.T, url string, ids []string, report *event.Log, tune ...setup) *daemon {
 	t.Helper()
 	return startDaemonOpts(t, url, base, ids, report, false, tune...)
 }

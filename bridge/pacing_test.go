@@ -19,7 +19,7 @@ import (
 func mockDevices(o *bridge.Options) {
 	for i := range o.Devices {
 		d := &o.Devices[i]
-		d.Type = "mock"
+		d.Kind = mock.Kind()
 		d.Controller = device.NewController(device.Options{
 			ID: d.ID, Name: d.Name, Driver: mock.New(scene.Size{W: 64, H: 64}), Scenes: scene.Builtin(),
 		})

@@ -2,18 +2,15 @@ package bridge
 
 import (
 	"encoding/json"
-	"fmt"
 	"maps"
 	"slices"
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/device"
+	"github.com/pidicon/pidicon-mqtt/event"
 	"github.com/pidicon/pidicon-mqtt/state"
+	"github.com/pidicon/pidicon-mqtt/topic"
 )
-
-func (b *Bridge) event(e Event) {
-	b.box.put(message{topic: b.topics.bridge(bridgeEvent), payload: e.json()})
-}
 
 // publishDevice publishes the given field topics and the state topic of a
 // device, and its availability if asked.
@@ -23,24 +20,24 @@ func (b *Bridge) publishDevice(id string, fields []string, availability bool) {
 		return
 	}
 	for _, f := range fields {
-		b.retain(b.topics.device(id, f), []byte(st.Value(f)))
+		b.retain(b.topics.Device(id, f), []byte(st.Value(f)))
 	}
 	js, err := json.Marshal(st)
 	if err == nil {
-		b.retain(b.topics.device(id, topicState), js)
+		b.retain(b.topics.Device(id, topic.State), js)
 	}
 	if availability {
 		b.mu.Lock()
-		av, ok := b.last[b.topics.device(id, topicAvailability)]
+		av, ok := b.last[b.topics.Device(id, topic.Availability)]
 		b.mu.Unlock()
 		if ok {
-			b.retain(b.topics.device(id, topicAvailability), av)
+			b.retain(b.topics.Device(id, topic.Availability), av)
 		}
 	}
 }
 
-func (b *Bridge) retain(topic string, payload []byte) {
-	b.box.put(message{topic: topic, payload: payload, retain: true})
+func (b *Bridge) retain(t string, payload []byte) {
+	b.box.put(message{topic: t, payload: payload, retain: true})
 }
 
 // republishAll publishes every retained topic: discovery configs, each
@@ -54,11 +51,11 @@ func (b *Bridge) republishAll() {
 	b.mu.Lock()
 	last, lively := maps.Clone(b.last), maps.Clone(b.lively)
 	b.mu.Unlock()
-	for _, topic := range sortedKeys(last) {
-		b.box.put(message{topic: topic, payload: last[topic], retain: true, lively: lively[topic]})
+	for _, t := range sortedKeys(last) {
+		b.box.put(message{topic: t, payload: last[t], retain: true, lively: lively[t]})
 	}
-	b.retain(b.topics.bridge(bridgeInfo), b.info())
-	b.retain(b.topics.bridge(bridgeState), []byte(online))
+	b.retain(b.topics.Bridge(topic.BridgeInfo), b.info())
+	b.retain(b.topics.Bridge(topic.BridgeState), []byte(topic.Online))
 }
 
 // info is the payload of bridge/info.
@@ -78,7 +75,7 @@ func (b *Bridge) info() []byte {
 	for _, id := range b.ids {
 		d := b.devices[id]
 		scenes := d.Controller.Scenes()
-		out.Devices = append(out.Devices, dev{ID: d.ID, Name: d.Name, Type: d.Type, Scenes: scenes})
+		out.Devices = append(out.Devices, dev{ID: d.ID, Name: d.Name, Type: d.Kind.Type, Scenes: scenes})
 		for _, s := range scenes {
 			if !slices.Contains(all, s) {
 				all = append(all, s)
@@ -92,12 +89,12 @@ func (b *Bridge) info() []byte {
 
 // Availability implements device.Observer.
 func (b *Bridge) Availability(id string, on bool) {
-	v := offline
+	v := topic.Offline
 	if on {
-		v = online
+		v = topic.Online
 	}
 	b.stats.setOnline(id, on)
-	b.transient(b.topics.device(id, topicAvailability), []byte(v), false)
+	b.transient(b.topics.Device(id, topic.Availability), []byte(v), false)
 }
 
 // Metrics implements device.Observer.
@@ -107,28 +104,28 @@ func (b *Bridge) Metrics(id string, m device.Metrics) {
 	if err != nil {
 		return
 	}
-	b.transient(b.topics.device(id, topicMetrics), js, true)
+	b.transient(b.topics.Device(id, topic.Metrics), js, true)
 }
 
 // Frame implements device.Observer.
 func (b *Bridge) Frame(id string, png []byte) {
-	b.transient(b.topics.device(id, topicFrame), png, true)
+	b.transient(b.topics.Device(id, topic.Frame), png, true)
 }
 
 // Fault implements device.Observer.
 func (b *Bridge) Fault(id string, err error) {
-	b.event(newEvent(time.Now(), levelError, id, b.topics.device(id, topicAvailability), nil, err))
+	b.opts.Events.Report(event.New(time.Now(), event.LevelError, id, b.topics.Device(id, topic.Availability), nil, err))
 }
 
 // transient publishes a retained topic that is not persisted, and keeps it
 // for republishing; lively topics (metrics, frame) go at QoS 0, after the
 // rest (see message.lively).
-func (b *Bridge) transient(topic string, payload []byte, lively bool) {
+func (b *Bridge) transient(t string, payload []byte, lively bool) {
 	b.mu.Lock()
-	b.last[topic] = payload
-	b.lively[topic] = lively
+	b.last[t] = payload
+	b.lively[t] = lively
 	b.mu.Unlock()
-	b.box.put(message{topic: topic, payload: payload, retain: true, lively: lively})
+	b.box.put(message{topic: t, payload: payload, retain: true, lively: lively})
 }
 
 var _ device.Observer = (*Bridge)(nil)
@@ -140,11 +137,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// ReportPersistFailure reports a failed write of the state file on
-// bridge/event; the state stays correct in memory and on the broker.
-func (b *Bridge) ReportPersistFailure(err error) {
-	b.event(newEvent(time.Now(), levelError, "", b.topics.bridge(bridgeState), nil,
-		fmt.Errorf("state file not written (state is kept in memory and retried): %w", err)))
 }

@@ -2,73 +2,68 @@ package bridge
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/pidicon/pidicon-mqtt/event"
+	"github.com/pidicon/pidicon-mqtt/internal/logkey"
 	"github.com/pidicon/pidicon-mqtt/state"
+	"github.com/pidicon/pidicon-mqtt/topic"
 )
 
-// maxClockSkew is how far in the future a restored timestamp may be. A
-// later one (a host with a wrong clock, or a hand-made retained message)
-// would win every restore and freeze every later timestamp, since they
-// never go backwards.
-const maxClockSkew = time.Minute
-
-// readFile claims the file's entry of each device (by id, or by host
-// address for a file of the original pidicon daemon) and puts the state
-// from the file, or the defaults, into the store, which the file writer
-// saves: nothing of the file may be lost even if the broker never answers.
-// Entries no device claims are kept as they are. The hardware is not
-// driven yet: the broker may hold newer state.
-func (b *Bridge) readFile() {
-	claimed := make(map[string]bool)
-	now := time.Now()
+// restore decides every device's state with state.Restore, from the file
+// and the broker's retained states (nil: the broker was not read), puts it
+// into the store, which the file writer saves, and says in the log and on
+// bridge/event what it had to do. The hardware is not driven here.
+func (b *Bridge) restore(broker map[string][]byte) state.RestoreResult {
+	in := state.RestoreInput{
+		File:        b.opts.File,
+		Quarantined: b.opts.FileQuarantined,
+		Broker:      broker,
+		Now:         time.Now(),
+	}
 	for _, id := range b.ids {
 		d := b.devices[id]
-		for _, key := range []string{id, hostIP(d.Host)} {
-			e, ok := b.opts.File.Entry(key)
-			if !ok || key == "" {
-				continue
-			}
-			claimed[key] = true
-			if key != id {
-				b.log.Info("state file entry claimed by host address", "device", id, "key", key)
-			}
-			switch {
-			case e.Timestamp.IsZero():
-				// Undated (a file of the original daemon without any
-				// timestamp): older than anything the broker holds, but kept.
-				e.Timestamp = time.Unix(0, 0).UTC()
-			case e.Timestamp.After(now.Add(maxClockSkew)):
-				b.log.Warn("state file entry is dated in the future; treated as undated", "device", id,
-					"timestamp", state.FormatTime(e.Timestamp))
-				e.Timestamp = time.Unix(0, 0).UTC()
-			}
-			b.fileEntries[id] = &e
-			break
-		}
-		st, _ := state.Restore(d.Defaults, b.fileEntries[id], nil)
-		b.opts.Store.Put(id, b.checkScene(d, st))
+		in.Devices = append(in.Devices, state.RestoreDevice{
+			ID:       id,
+			Host:     d.Host,
+			Defaults: d.Defaults,
+			Check:    func(st state.State) error { return d.Controller.CheckScene(st.ActiveScene) },
+		})
 	}
-	if b.opts.File != nil {
-		kept := make(map[string]json.RawMessage)
-		for key, raw := range b.opts.File.Raw {
-			if !claimed[key] {
-				kept[key] = raw
-			}
+	res := state.Restore(in)
+	for _, r := range res.Devices {
+		d := b.devices[r.ID]
+		log := b.log.With(logkey.Device, r.ID)
+		if r.FileKey != "" && r.FileKey != r.ID {
+			log.Info("state file entry claimed by host address", logkey.Key, r.FileKey)
 		}
-		if len(kept) > 0 {
-			b.opts.Store.Keep(kept)
-			b.log.Warn("state file holds entries that no configured device claims; they are kept in the file",
-				"entries", strings.Join(sortedKeys(kept), ", "))
+		if r.HostTakenBy != "" {
+			log.Warn("the state file's entry for this device's host address went to another device",
+				logkey.Host, d.Host, "claimed_by", r.HostTakenBy)
 		}
+		if r.FileClamped {
+			log.Warn("state file entry is dated in the future; treated as undated")
+		}
+		if r.BrokerRefused != nil {
+			b.opts.Events.Report(event.New(in.Now, event.LevelWarning, r.ID, b.topics.Device(r.ID, topic.State),
+				broker[r.ID], fmt.Errorf("retained state on the broker ignored: %w", r.BrokerRefused)))
+		}
+		if r.SceneRefused != nil {
+			log.Warn("restored scene cannot run; using the startup scene",
+				logkey.StartupScene, d.Defaults.ActiveScene, logkey.Error, r.SceneRefused)
+		}
+		b.opts.Store.Put(r.ID, r.State)
 	}
-	b.log.Info("state read from the file", "devices", len(b.fileEntries), "configured", len(b.ids))
+	if len(res.Kept) > 0 {
+		b.opts.Store.Keep(res.Kept)
+		b.log.Warn("state file holds entries that no configured device claims; they are kept in the file",
+			logkey.Entries, strings.Join(sortedKeys(res.Kept), ", "))
+	}
+	return res
 }
 
 // driveAll sends every device's state in the store to its controller, which
@@ -81,27 +76,17 @@ func (b *Bridge) driveAll() {
 	}
 }
 
-// checkScene replaces a scene the device cannot show with its default.
-func (b *Bridge) checkScene(d *Device, st state.State) state.State {
-	if err := d.Controller.CheckScene(st.ActiveScene); err != nil {
-		b.log.Warn("restored scene cannot run; using the startup scene", "device", d.ID,
-			"scene", st.ActiveScene, "startup_scene", d.Defaults.ActiveScene, "error", err)
-		st.ActiveScene = d.Defaults.ActiveScene
-	}
-	return st
-}
-
 // restoreFromBroker reads the retained state topics once, at the first
-// connection, and puts each device's newest state (file or broker) into the
-// store. It waits until the broker has sent every retained state (a sync
-// message we publish after subscribing comes back behind them) or
-// RestoreWait passed.
+// connection, and restores each device's newest state (file or broker).
+// It waits until the broker has sent every retained state (a sync message
+// we publish after subscribing comes back behind them) or RestoreWait
+// passed.
 func (b *Bridge) restoreFromBroker(ctx context.Context) {
 	start := time.Now()
 	deadline := time.NewTimer(b.opts.RestoreWait)
 	defer deadline.Stop()
-	filter := b.topics.base + "/+/" + topicState
-	syncTopic := b.topics.bridge(bridgeSync)
+	filter := b.topics.Base + "/+/" + topic.State
+	syncTopic := b.topics.Bridge(topic.BridgeSync)
 	b.mu.Lock()
 	b.found = make(map[string][]byte)
 	b.mu.Unlock()
@@ -115,7 +100,7 @@ func (b *Bridge) restoreFromBroker(ctx context.Context) {
 	err := subscribe(subCtx, b.client, map[string]byte{filter: 0, b.discoveryFilter(): 0, syncTopic: 0}, b.opts.RestoreWait)
 	cancel()
 	if err != nil {
-		b.log.Warn("cannot read the broker's retained state; going on with the file's", "error", err)
+		b.log.Warn("cannot read the broker's retained state; going on with the file's", logkey.Error, err)
 	} else {
 		b.client.Publish(syncTopic, 0, false, b.opts.ClientID)
 	}
@@ -134,52 +119,29 @@ func (b *Bridge) restoreFromBroker(ctx context.Context) {
 	b.mu.Unlock()
 	b.client.Unsubscribe(filter, b.discoveryFilter(), syncTopic)
 
-	now := time.Now()
-	brokerStates := make(map[string]*state.State)
+	states := make(map[string][]byte)
 	var configs, seen []string
-	for _, topic := range sortedKeys(got) {
-		payload := got[topic]
-		p := b.topics.parse(topic)
-		if p.kind != kindState {
-			configs = append(configs, topic) // a discovery config
+	for _, t := range sortedKeys(got) {
+		p := b.topics.Parse(t)
+		if p.Kind != topic.StateTopic {
+			configs = append(configs, t) // a discovery config
 			continue
 		}
-		seen = append(seen, p.device)
-		d, ok := b.devices[p.device]
-		if !ok {
-			continue
+		seen = append(seen, p.Device)
+		if _, ok := b.devices[p.Device]; ok {
+			states[p.Device] = got[t]
 		}
-		bs, err := state.ParseStateJSON(payload)
-		if err == nil {
-			err = bs.Validate()
-		}
-		if err == nil && bs.Timestamp.After(now.Add(maxClockSkew)) {
-			err = fmt.Errorf("its timestamp %s is in the future", state.FormatTime(bs.Timestamp))
-		}
-		if err != nil {
-			b.event(newEvent(now, levelWarning, d.ID, topic, payload,
-				fmt.Errorf("retained state on the broker ignored: %w", err)))
-			continue
-		}
-		brokerStates[d.ID] = &bs
 	}
-	// Per device, the newest of file and broker; a device in neither starts
-	// from its defaults and gets its first timestamp now.
+	res := b.restore(states)
 	counts := make(map[state.Source]int)
-	for _, id := range b.ids {
-		d := b.devices[id]
-		st, src := state.Restore(d.Defaults, b.fileEntries[id], brokerStates[id])
-		if st.Timestamp.IsZero() {
-			st.Timestamp = now
-		}
-		counts[src]++
-		b.opts.Store.Put(id, b.checkScene(d, st))
+	for _, r := range res.Devices {
+		counts[r.Source]++
 	}
 	b.clearStale(configs, seen)
 	b.log.Info("state restored (newest of file and broker wins)",
 		"from_file", counts[state.FromFile], "from_broker", counts[state.FromBroker],
 		"from_defaults", counts[state.FromDefaults], "retained_seen", len(got),
-		"complete", synced, "took", time.Since(start).Round(time.Millisecond))
+		"complete", synced, logkey.Took, time.Since(start).Round(time.Millisecond))
 }
 
 // recordFound keeps a retained message seen while restoring.
@@ -192,12 +154,4 @@ func (b *Bridge) recordFound(m mqtt.Message) {
 	if b.found != nil {
 		b.found[m.Topic()] = m.Payload()
 	}
-}
-
-// hostIP is the address part of a device's host setting.
-func hostIP(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		return h
-	}
-	return host
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +15,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pidicon/pidicon-mqtt/bridge"
+	"github.com/pidicon/pidicon-mqtt/broker"
+	"github.com/pidicon/pidicon-mqtt/event"
 	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
@@ -25,13 +26,13 @@ const daemonID = "pidicon-mqtt-pidicon"
 
 // users of the secured brokers: alice has a plain password, bob a bcrypt
 // hash (lowest cost, so that the race detector does not slow the tests).
-func users(t *testing.T) []bridge.User {
+func users(t *testing.T) []broker.User {
 	t.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte("bob-secret"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []bridge.User{
+	return []broker.User{
 		{Username: "alice", Password: "alice-secret"},
 		{Username: "bob", PasswordHash: hash},
 	}
@@ -58,10 +59,10 @@ func (l *lockedBuffer) String() string {
 // secured starts the embedded broker as the daemon does: the daemon's
 // client id reserved, users, the policy on the daemon's topics. Its auth
 // log goes to the returned buffer (and the test's output).
-func secured(t *testing.T, report *atomic.Pointer[bridge.Bridge], tune func(*bridge.BrokerOptions)) (*bridge.Broker, *lockedBuffer) {
+func secured(t *testing.T, report *event.Log, tune func(*broker.Options)) (*broker.Broker, *lockedBuffer) {
 	t.Helper()
 	logs := new(lockedBuffer)
-	opts := bridge.BrokerOptions{
+	opts := broker.Options{
 		Listen:          "127.0.0.1:0",
 		BaseTopic:       base,
 		DiscoveryPrefix: "homeassistant",
@@ -69,21 +70,12 @@ func secured(t *testing.T, report *atomic.Pointer[bridge.Bridge], tune func(*bri
 		Users:           users(t),
 		Logger:          slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})),
 		AuthLogger:      slog.New(slog.NewTextHandler(logs, nil)),
-		OnRefused: func(clientID, topic string, payload []byte) {
-			if br := report.Load(); br != nil {
-				br.ReportRefused(clientID, topic, payload)
-			}
-		},
-		OnDenied: func(clientID, topic string, payload []byte) {
-			if br := report.Load(); br != nil {
-				br.ReportDenied(clientID, topic, payload)
-			}
-		},
+		Report:          report.Report,
 	}
 	if tune != nil {
 		tune(&opts)
 	}
-	b, err := bridge.StartBroker(opts)
+	b, err := broker.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +84,7 @@ func secured(t *testing.T, report *atomic.Pointer[bridge.Bridge], tune func(*bri
 }
 
 // asDaemon makes a bridge log in with the broker's daemon identity.
-func asDaemon(b *bridge.Broker) setup {
+func asDaemon(b *broker.Broker) setup {
 	return func(o *bridge.Options) {
 		o.ClientID = daemonID
 		o.Username, o.Password = b.DaemonLogin()
@@ -100,7 +92,7 @@ func asDaemon(b *bridge.Broker) setup {
 }
 
 func TestBroker_Login(t *testing.T) {
-	b, logs := secured(t, new(atomic.Pointer[bridge.Bridge]), nil)
+	b, logs := secured(t, event.NewLog(50), nil)
 	url := b.URL()
 	_, daemonPassword := b.DaemonLogin()
 	cases := []struct {
@@ -116,9 +108,9 @@ func TestBroker_Login(t *testing.T) {
 		{"anonymous", mqtttest.Login{}, false},
 		{"the daemon's client id with a user's login", mqtttest.Login{ClientID: daemonID, Username: "alice", Password: "alice-secret"}, false},
 		{"the daemon's client id anonymously", mqtttest.Login{ClientID: daemonID}, false},
-		{"the daemon's username, wrong password", mqtttest.Login{Username: bridge.DaemonUsername, Password: "guess"}, false},
-		{"the daemon's login with another client id", mqtttest.Login{Username: bridge.DaemonUsername, Password: daemonPassword}, false},
-		{"the daemon's login and client id", mqtttest.Login{ClientID: daemonID, Username: bridge.DaemonUsername, Password: daemonPassword}, true},
+		{"the daemon's username, wrong password", mqtttest.Login{Username: broker.DaemonUsername, Password: "guess"}, false},
+		{"the daemon's login with another client id", mqtttest.Login{Username: broker.DaemonUsername, Password: daemonPassword}, false},
+		{"the daemon's login and client id", mqtttest.Login{ClientID: daemonID, Username: broker.DaemonUsername, Password: daemonPassword}, true},
 		{"a will on the daemon's bridge/state", mqtttest.Login{Username: "alice", Password: "alice-secret",
 			WillTopic: base + "/bridge/state", WillPayload: "offline", WillRetain: true}, false},
 		{"a retained will on a set topic", mqtttest.Login{Username: "alice", Password: "alice-secret",
@@ -158,7 +150,7 @@ func TestBroker_Login(t *testing.T) {
 
 func TestBroker_AnonymousAccess(t *testing.T) {
 	t.Run("no users: anyone", func(t *testing.T) {
-		b, _ := secured(t, new(atomic.Pointer[bridge.Bridge]), func(o *bridge.BrokerOptions) { o.Users = nil })
+		b, _ := secured(t, event.NewLog(50), func(o *broker.Options) { o.Users = nil })
 		for _, login := range []mqtttest.Login{{}, {Username: "whoever", Password: "anything"}} {
 			if _, err := mqtttest.TryConnect(t, b.URL(), login); err != nil {
 				t.Errorf("%+v refused: %v", login, err)
@@ -166,7 +158,7 @@ func TestBroker_AnonymousAccess(t *testing.T) {
 		}
 	})
 	t.Run("users and allow anonymous", func(t *testing.T) {
-		b, _ := secured(t, new(atomic.Pointer[bridge.Bridge]), func(o *bridge.BrokerOptions) { o.AllowAnonymous = true })
+		b, _ := secured(t, event.NewLog(50), func(o *broker.Options) { o.AllowAnonymous = true })
 		if _, err := mqtttest.TryConnect(t, b.URL(), mqtttest.Login{}); err != nil {
 			t.Errorf("anonymous refused: %v", err)
 		}
@@ -182,8 +174,8 @@ func TestBroker_AnonymousAccess(t *testing.T) {
 // reported, the retained state stays, the clients stay connected, and a
 // legitimate set still works.
 func TestBroker_OnlyTheDaemonPublishesState(t *testing.T) {
-	report := new(atomic.Pointer[bridge.Bridge])
-	b, _ := secured(t, report, func(o *bridge.BrokerOptions) { o.AllowAnonymous = true })
+	report := event.NewLog(50)
+	b, _ := secured(t, report, func(o *broker.Options) { o.AllowAnonymous = true })
 	url := b.URL()
 	d := startDaemon(t, url, []string{"demo"}, report, asDaemon(b), withHA)
 
@@ -284,8 +276,8 @@ func TestBroker_OnlyTheDaemonPublishesState(t *testing.T) {
 // the daemon's client id (which would take over its session and fire its
 // will, bridge/state offline) is refused, and the daemon stays online.
 func TestBroker_DaemonClientIDCannotBeTakenOver(t *testing.T) {
-	report := new(atomic.Pointer[bridge.Bridge])
-	b, _ := secured(t, report, func(o *bridge.BrokerOptions) { o.AllowAnonymous = true })
+	report := event.NewLog(50)
+	b, _ := secured(t, report, func(o *broker.Options) { o.AllowAnonymous = true })
 	url := b.URL()
 	startDaemon(t, url, []string{"demo"}, report, asDaemon(b))
 	watch := mqtttest.Connect(t, url)
@@ -294,7 +286,7 @@ func TestBroker_DaemonClientIDCannotBeTakenOver(t *testing.T) {
 	for _, login := range []mqtttest.Login{
 		{ClientID: daemonID},
 		{ClientID: daemonID, Username: "alice", Password: "alice-secret"},
-		{ClientID: daemonID, Username: bridge.DaemonUsername, Password: "guess"},
+		{ClientID: daemonID, Username: broker.DaemonUsername, Password: "guess"},
 	} {
 		if _, err := mqtttest.TryConnect(t, url, login); err == nil {
 			t.Errorf("%+v connected with the daemon's client id", login)
@@ -315,14 +307,14 @@ func TestBroker_TLSAndWebSocketListeners(t *testing.T) {
 	ca := mqtttest.NewCA(t, "test CA")
 	cert, key := ca.Issue(t, "127.0.0.1", "localhost")
 	pair := loadPair(t, cert, key)
-	report := new(atomic.Pointer[bridge.Bridge])
-	b, _ := secured(t, report, func(o *bridge.BrokerOptions) {
+	report := event.NewLog(50)
+	b, _ := secured(t, report, func(o *broker.Options) {
 		o.AllowAnonymous = true // for the harness's own watcher on the plain listener
-		o.TLS = bridge.ListenerOptions{Listen: "127.0.0.1:0", TLSCfg: pair}
-		o.WebSocket = bridge.ListenerOptions{Listen: "127.0.0.1:0"}
+		o.TLS = broker.ListenerOptions{Listen: "127.0.0.1:0", TLSCfg: pair}
+		o.WebSocket = broker.ListenerOptions{Listen: "127.0.0.1:0"}
 	})
-	wss, _ := secured(t, report, func(o *bridge.BrokerOptions) {
-		o.WebSocket = bridge.ListenerOptions{Listen: "127.0.0.1:0", TLSCfg: pair}
+	wss, _ := secured(t, report, func(o *broker.Options) {
+		o.WebSocket = broker.ListenerOptions{Listen: "127.0.0.1:0", TLSCfg: pair}
 	})
 	startDaemon(t, b.URL(), []string{"demo"}, report, asDaemon(b))
 
@@ -380,10 +372,10 @@ func TestBroker_ListenerAddressInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	_, err = bridge.StartBroker(bridge.BrokerOptions{
+	_, err = broker.Start(broker.Options{
 		Listen:    "127.0.0.1:0",
 		BaseTopic: base,
-		WebSocket: bridge.ListenerOptions{Listen: busy.Addr().String()},
+		WebSocket: broker.ListenerOptions{Listen: busy.Addr().String()},
 	})
 	if err == nil || !strings.Contains(err.Error(), "WebSocket") {
 		t.Errorf("error %v, want one about the WebSocket listener", err)
@@ -393,7 +385,7 @@ func TestBroker_ListenerAddressInUse(t *testing.T) {
 // TestBridge_ReadyAndStats checks the readiness and counters behind
 // /healthz and /metrics.
 func TestBridge_ReadyAndStats(t *testing.T) {
-	report := new(atomic.Pointer[bridge.Bridge])
+	report := event.NewLog(50)
 	url := embedded(t, report).URL()
 	d := startDaemon(t, url, []string{"demo", "lab"}, report)
 	if err := d.bridge.Ready(); err != nil {
@@ -431,11 +423,11 @@ func TestBridge_ConnectFailureIsExplained(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	ca := mqtttest.NewCA(t, "broker CA")
 	cert, key := ca.Issue(t, "127.0.0.1")
-	b, err := bridge.StartBroker(bridge.BrokerOptions{
+	b, err := broker.Start(broker.Options{
 		Listen:    "127.0.0.1:0",
 		BaseTopic: base,
 		Users:     users(t),
-		TLS:       bridge.ListenerOptions{Listen: "127.0.0.1:0", TLSCfg: loadPair(t, cert, key)},
+		TLS:       broker.ListenerOptions{Listen: "127.0.0.1:0", TLSCfg: loadPair(t, cert, key)},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -26,7 +26,7 @@ func BenchmarkFrame(b *testing.B) {
 	b.Run("render", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
-			wave.Render(frame, scene.Params{Frame: i})
+			wave.Render(frame, scene.Frame{Number: i})
 		}
 	})
 	b.Run("render+png", func(b *testing.B) {
@@ -34,7 +34,7 @@ func BenchmarkFrame(b *testing.B) {
 		var buf bytes.Buffer
 		enc := device.NewPreviews()
 		for i := 0; b.Loop(); i++ {
-			wave.Render(frame, scene.Params{Frame: i})
+			wave.Render(frame, scene.Frame{Number: i})
 			buf.Reset()
 			if err := enc.Encode(&buf, frame); err != nil {
 				b.Fatal(err)
@@ -54,7 +54,7 @@ func BenchmarkFrame(b *testing.B) {
 		ctx := context.Background()
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
-			wave.Render(frame, scene.Params{Frame: i})
+			wave.Render(frame, scene.Frame{Number: i})
 			if err := drv.PushFrame(ctx, frame); err != nil {
 				b.Fatal(err)
 			}

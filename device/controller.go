@@ -7,7 +7,6 @@ import (
 	"errors"
 	"hash/fnv"
 	"image"
-	"image/color"
 	"image/png"
 	"io"
 	"log/slog"
@@ -80,8 +79,11 @@ type Options struct {
 	Name string
 	// Version is the daemon's version, shown by the startup scene.
 	Version string
-	// Fill is the colour of the fill scene.
-	Fill color.RGBA
+	// SceneDefaults are the device's own defaults of scene parameters,
+	// by scene name (the fill scene's colour from the config): they stand
+	// in for the scene's defaults. The controller passes them on without
+	// knowing what they mean.
+	SceneDefaults map[string]scene.Values
 	// Location is the time zone of the clock scene (default time.Local).
 	Location *time.Location
 	// Driver talks to the display; only the controller's goroutine uses it.
@@ -212,6 +214,7 @@ type run struct {
 
 	gen        uint64
 	sc         scene.Scene
+	params     scene.Values // the scene's parameters, defaults filled in
 	frameNo    int
 	nextFrame  time.Time // zero: no frame due
 	interval   time.Duration
@@ -332,9 +335,10 @@ func (r *run) startScene() {
 	sc, ok := r.opts.Scenes.Lookup(r.desired.ActiveScene)
 	if !ok || !sc.Supports(r.Size()) {
 		r.log.Error("scene cannot run here; showing black", "scene", r.desired.ActiveScene)
-		sc = scene.Scene{Name: r.desired.ActiveScene, Render: func(dst *image.RGBA, _ scene.Params) { fillBlack(dst) }}
+		sc = scene.Scene{Name: r.desired.ActiveScene, Render: func(dst *image.RGBA, _ scene.Frame) { fillBlack(dst) }}
 	}
 	r.sc = sc
+	r.params = sc.WithDefaults(r.opts.SceneDefaults[sc.Name])
 	fps := sc.FPS
 	if maxFPS := r.opts.Driver.MaxFPS(); maxFPS > 0 && (fps == 0 || fps > maxFPS) && sc.FPS > 0 {
 		fps = maxFPS
@@ -542,12 +546,12 @@ func (r *run) frame() {
 		fillBlack(r.buf)
 		r.nextFrame = time.Time{}
 	case state.Playing, state.Paused:
-		r.sc.Render(r.buf, scene.Params{
+		r.sc.Render(r.buf, scene.Frame{
 			DeviceName: r.opts.Name,
 			Version:    r.opts.Version,
-			Fill:       r.opts.Fill,
 			Now:        time.Now().In(r.opts.Location),
-			Frame:      r.frameNo,
+			Number:     r.frameNo,
+			Params:     r.params,
 		})
 		r.frameNo++
 		r.nextFrame = time.Time{}

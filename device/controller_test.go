@@ -110,7 +110,7 @@ func runController(t *testing.T, c *device.Controller, obs device.Observer) {
 
 func newController(id string, drv device.Driver, logs slog.Handler) *device.Controller {
 	return device.NewController(device.Options{
-		ID: id, Name: id, Version: "test", Fill: color.RGBA{R: 255, A: 255}, Driver: drv, Scenes: scene.Builtin(),
+		ID: id, Name: id, Version: "test", SceneDefaults: map[string]scene.Values{scene.Fill: {"color": color.RGBA{R: 255, A: 255}}}, Driver: drv, Scenes: scene.Builtin(),
 		LogHandler: logs, ProbeEvery: 50 * time.Millisecond, RetryMax: 100 * time.Millisecond, Timeout: time.Second,
 	})
 }

@@ -143,19 +143,7 @@ func encodeDocument(snap snapshot, now time.Time) ([]byte, error) {
 			}
 			continue
 		}
-		b.WriteString("{\n      \"activeScene\": ")
-		writeString(&b, st.ActiveScene)
-		b.WriteString(",\n      \"playState\": ")
-		writeString(&b, string(st.PlayState))
-		b.WriteString(",\n      \"brightness\": ")
-		b.WriteString(strconv.Itoa(st.Brightness))
-		b.WriteString(",\n      \"displayOn\": ")
-		b.WriteString(strconv.FormatBool(st.DisplayOn))
-		b.WriteString(",\n      \"loggingLevel\": ")
-		writeString(&b, string(st.LoggingLevel))
-		b.WriteString(",\n      \"timestamp\": ")
-		writeString(&b, FormatTime(st.Timestamp))
-		b.WriteString("\n    }")
+		b.Write(st.appendJSON(b.AvailableBuffer(), "\n    ", "  "))
 	}
 	if len(keys) > 0 {
 		b.WriteString("\n  ")
@@ -165,29 +153,7 @@ func encodeDocument(snap snapshot, now time.Time) ([]byte, error) {
 }
 
 // writeString writes s as a JSON string, escaped as encoding/json does.
-func writeString(b *bytes.Buffer, s string) {
-	if isPlainASCII(s) {
-		b.WriteByte('"')
-		b.WriteString(s)
-		b.WriteByte('"')
-		return
-	}
-	js, _ := json.Marshal(s) // a string always encodes
-	b.Write(js)
-}
-
-// isPlainASCII reports whether s needs no escaping in JSON: printable
-// ASCII without quotes, backslashes or the HTML characters encoding/json
-// escapes.
-func isPlainASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return false
-		}
-	}
-	return true
-}
+func writeString(b *bytes.Buffer, s string) { b.Write(appendString(b.AvailableBuffer(), s)) }
 
 // Quarantine moves an unusable state file aside to
 // "<path>.corrupt-<UTC time>" (with a counter when that name is taken: an

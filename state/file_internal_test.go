@@ -130,7 +130,7 @@ func TestEncodeDocument_SameAsMarshalIndent(t *testing.T) {
 		devices[k] = v
 	}
 	for id, st := range snap.devices {
-		devices[id], _ = json.Marshal(st.wire(true))
+		devices[id], _ = json.Marshal(st)
 	}
 	want, _ := json.MarshalIndent(struct {
 		Version   int                        `json:"version"`

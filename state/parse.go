@@ -173,9 +173,9 @@ func (p Patch) IsEmpty() bool { return len(p.Present()) == 0 }
 // Present lists the fields the patch sets, in publishing order.
 func (p Patch) Present() []string {
 	var out []string
-	for _, f := range Fields() {
-		if p.has(f) {
-			out = append(out, f)
+	for _, f := range schema() {
+		if f.in(p) {
+			out = append(out, f.Name)
 		}
 	}
 	return out
@@ -184,46 +184,20 @@ func (p Patch) Present() []string {
 // Missing lists the fields the patch leaves alone, in publishing order.
 func (p Patch) Missing() []string {
 	var out []string
-	for _, f := range Fields() {
-		if !p.has(f) {
-			out = append(out, f)
+	for _, f := range schema() {
+		if !f.in(p) {
+			out = append(out, f.Name)
 		}
 	}
 	return out
 }
 
-func (p Patch) has(field string) bool {
-	switch field {
-	case FieldActiveScene:
-		return p.ActiveScene != nil
-	case FieldPlayState:
-		return p.PlayState != nil
-	case FieldBrightness:
-		return p.Brightness != nil
-	case FieldDisplayOn:
-		return p.DisplayOn != nil
-	case FieldLoggingLevel:
-		return p.LoggingLevel != nil
-	}
-	return false
-}
-
 // Apply returns s with the patch's fields set; the timestamp is left alone.
 func (p Patch) Apply(s State) State {
-	if p.ActiveScene != nil {
-		s.ActiveScene = *p.ActiveScene
-	}
-	if p.PlayState != nil {
-		s.PlayState = *p.PlayState
-	}
-	if p.Brightness != nil {
-		s.Brightness = *p.Brightness
-	}
-	if p.DisplayOn != nil {
-		s.DisplayOn = *p.DisplayOn
-	}
-	if p.LoggingLevel != nil {
-		s.LoggingLevel = *p.LoggingLevel
+	for _, f := range schema() {
+		if f.in(p) {
+			f.copy(&s, p)
+		}
 	}
 	return s
 }
@@ -231,41 +205,16 @@ func (p Patch) Apply(s State) State {
 // ParseField reads the payload of a single-field set topic
 // (<base>/<id>/<field>/set).
 func ParseField(field, payload string) (Patch, error) {
-	var p Patch
-	switch field {
-	case FieldActiveScene:
-		v, err := ParseSceneName(payload)
-		if err != nil {
-			return p, err
-		}
-		p.ActiveScene = &v
-	case FieldPlayState:
-		v, err := ParsePlayState(payload)
-		if err != nil {
-			return p, err
-		}
-		p.PlayState = &v
-	case FieldBrightness:
-		v, err := ParseBrightness(payload)
-		if err != nil {
-			return p, err
-		}
-		p.Brightness = &v
-	case FieldDisplayOn:
-		v, err := ParseDisplayOn(payload)
-		if err != nil {
-			return p, err
-		}
-		p.DisplayOn = &v
-	case FieldLoggingLevel:
-		v, err := ParseLogLevel(payload)
-		if err != nil {
-			return p, err
-		}
-		p.LoggingLevel = &v
-	default:
-		return p, invalid(field, "unknown field %q (fields: %s)", field, strings.Join(Fields(), ", "))
+	f, ok := lookup(field)
+	if !ok {
+		return Patch{}, invalid(field, "unknown field %q (fields: %s)", field, strings.Join(Fields(), ", "))
 	}
+	var v State
+	if err := f.fromText(payload, &v); err != nil {
+		return Patch{}, err
+	}
+	var p Patch
+	f.put(&p, v)
 	return p, nil
 }
 
@@ -312,75 +261,32 @@ func parseObject(b []byte, stored bool) (Entry, error) {
 		if stored && string(v) == "null" {
 			continue
 		}
-		var err error
-		switch key {
-		case FieldActiveScene, FieldPlayState, FieldLoggingLevel:
-			var s string
-			if json.Unmarshal(v, &s) != nil {
-				return e, invalid(key, "%s must be a JSON string", key)
-			}
-			var one Patch
-			if one, err = ParseField(key, s); err == nil {
-				e.Patch = merge(e.Patch, one)
-			}
-		case FieldBrightness:
-			n := string(v)
-			if !isJSONNumber(n) {
-				return e, invalid(key, "brightness must be a JSON number, an integer from 0 to 100")
-			}
-			var b int
-			if b, err = brightnessFromNumber(n); err == nil {
-				e.Brightness = &b
-			}
-		case FieldDisplayOn:
-			// null would unmarshal into false without an error and turn
-			// the display off; the string path below refuses it.
-			var on bool
-			if string(v) == "null" || json.Unmarshal(v, &on) != nil {
-				var s string
-				if json.Unmarshal(v, &s) != nil {
-					return e, invalid(key, "displayOn must be a JSON boolean or one of true, false, on, off, 1, 0")
-				}
-				on, err = ParseDisplayOn(s)
-			}
-			if err == nil {
-				e.DisplayOn = &on
-			}
-		case "timestamp":
-			if !stored {
-				return e, invalid(key, "unknown field %q (fields: %s)", key, strings.Join(Fields(), ", "))
-			}
+		if key == "timestamp" && stored {
 			var s string
 			if json.Unmarshal(v, &s) != nil {
 				return e, invalid(key, "timestamp must be a string")
 			}
-			e.Timestamp, err = ParseTime(s)
+			t, err := ParseTime(s)
 			if err != nil {
-				err = invalid(key, "%v", err)
+				return e, invalid(key, "%v", err)
 			}
-		default:
+			e.Timestamp = t
+			continue
+		}
+		f, ok := lookup(key)
+		if !ok {
 			if !stored {
 				return e, invalid(key, "unknown field %q (fields: %s)", key, strings.Join(Fields(), ", "))
 			}
+			continue
 		}
-		if err != nil {
+		var val State
+		if err := f.fromJSON(v, &val); err != nil {
 			return e, err
 		}
+		f.put(&e.Patch, val)
 	}
 	return e, nil
-}
-
-func merge(a, b Patch) Patch {
-	if b.ActiveScene != nil {
-		a.ActiveScene = b.ActiveScene
-	}
-	if b.PlayState != nil {
-		a.PlayState = b.PlayState
-	}
-	if b.LoggingLevel != nil {
-		a.LoggingLevel = b.LoggingLevel
-	}
-	return a
 }
 
 func jsonReason(err error) string {

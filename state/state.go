@@ -7,7 +7,6 @@
 package state
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -21,11 +20,6 @@ const (
 	FieldDisplayOn    = "displayOn"
 	FieldLoggingLevel = "loggingLevel"
 )
-
-// Fields lists the five persisted fields in the order they are published.
-func Fields() []string {
-	return []string{FieldActiveScene, FieldPlayState, FieldBrightness, FieldDisplayOn, FieldLoggingLevel}
-}
 
 // PlayState says whether the active scene's render loop runs.
 type PlayState string
@@ -104,68 +98,64 @@ func invalid(field, format string, args ...any) error {
 }
 
 // Validate checks every field of s (the scene name only for its syntax: which
-// scenes exist is the device's business).
+// scenes exist is the device's business): each must read back from its
+// own topic's payload.
 func (s State) Validate() error {
 	var errs []error
-	if _, err := ParseSceneName(s.ActiveScene); err != nil {
-		errs = append(errs, err)
-	}
-	if _, err := ParsePlayState(string(s.PlayState)); err != nil {
-		errs = append(errs, err)
-	}
-	if s.Brightness < 0 || s.Brightness > 100 {
-		errs = append(errs, invalid(FieldBrightness, "brightness must be an integer from 0 to 100"))
-	}
-	if _, err := ParseLogLevel(string(s.LoggingLevel)); err != nil {
-		errs = append(errs, err)
+	for _, f := range schema() {
+		var v State
+		if err := f.fromText(f.text(s), &v); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
 
-// Value is the payload of the field's own topic, e.g. "75" or "true".
+// Value is the payload of the field's own topic, e.g. "75" or "true"; ""
+// for a name that is not a field.
 func (s State) Value(field string) string {
-	switch field {
-	case FieldActiveScene:
-		return s.ActiveScene
-	case FieldPlayState:
-		return string(s.PlayState)
-	case FieldBrightness:
-		return fmt.Sprint(s.Brightness)
-	case FieldDisplayOn:
-		return fmt.Sprint(s.DisplayOn)
-	case FieldLoggingLevel:
-		return string(s.LoggingLevel)
+	f, ok := lookup(field)
+	if !ok {
+		return ""
 	}
-	return ""
+	return f.text(s)
 }
 
-// stateJSON is the wire form of State on the state topic and in the file.
-type stateJSON struct {
-	ActiveScene  string    `json:"activeScene"`
-	PlayState    PlayState `json:"playState"`
-	Brightness   int       `json:"brightness"`
-	DisplayOn    bool      `json:"displayOn"`
-	LoggingLevel LogLevel  `json:"loggingLevel"`
-	Timestamp    string    `json:"timestamp,omitempty"`
-}
+// MarshalJSON writes the payload of the state topic: the fields and the
+// timestamp.
+func (s State) MarshalJSON() ([]byte, error) { return s.appendJSON(nil, "", ""), nil }
 
-func (s State) wire(withTime bool) stateJSON {
-	w := stateJSON{
-		ActiveScene:  s.ActiveScene,
-		PlayState:    s.PlayState,
-		Brightness:   s.Brightness,
-		DisplayOn:    s.DisplayOn,
-		LoggingLevel: s.LoggingLevel,
+// appendJSON appends s as a JSON object: every field, then the timestamp if
+// there is one. With a prefix (a line break and indent) it writes one
+// key a line, each line starting with prefix+indent, as
+// json.MarshalIndent would.
+func (s State) appendJSON(b []byte, prefix, indent string) []byte {
+	sep, colon := "", ":"
+	if prefix != "" || indent != "" {
+		sep, colon = prefix+indent, ": "
 	}
-	if withTime && !s.Timestamp.IsZero() {
-		w.Timestamp = FormatTime(s.Timestamp)
+	b = append(b, '{')
+	for i, f := range schema() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, sep...)
+		b = appendString(b, f.Name)
+		b = append(b, colon...)
+		b = f.appendJSON(b, s)
 	}
-	return w
+	if !s.Timestamp.IsZero() {
+		b = append(b, ',')
+		b = append(b, sep...)
+		b = append(b, `"timestamp"`...)
+		b = append(b, colon...)
+		b = appendString(b, FormatTime(s.Timestamp))
+	}
+	if sep != "" {
+		b = append(b, prefix...)
+	}
+	return append(b, '}')
 }
-
-// MarshalJSON writes the payload of the state topic: the five fields and
-// the timestamp.
-func (s State) MarshalJSON() ([]byte, error) { return json.Marshal(s.wire(true)) }
 
 // ParseStateJSON reads a state topic payload. All five fields and the
 // timestamp must be there and valid.
@@ -177,7 +167,7 @@ func ParseStateJSON(b []byte) (State, error) {
 	if e.Timestamp.IsZero() {
 		return State{}, invalid("timestamp", "state has no timestamp")
 	}
-	st, missing := e.Patch.Apply(State{}), e.Patch.Missing()
+	st, missing := e.Apply(State{}), e.Missing()
 	if len(missing) > 0 {
 		return State{}, invalid(missing[0], "state has no %s", missing[0])
 	}

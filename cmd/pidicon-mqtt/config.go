@@ -15,7 +15,12 @@ import (
 
 	"github.com/spf13/viper"
 
+	"github.com/pidicon/pidicon-mqtt/device"
+	"github.com/pidicon/pidicon-mqtt/device/awtrix"
+	"github.com/pidicon/pidicon-mqtt/device/mock"
+	"github.com/pidicon/pidicon-mqtt/device/pixoo64"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
+	"github.com/pidicon/pidicon-mqtt/device/sim"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
 
@@ -97,21 +102,18 @@ type DeviceConfig struct {
 	ProbeInterval time.Duration `mapstructure:"probe_interval"`
 }
 
-// Device types.
-const (
-	typePixoo64   = "pixoo64"    // a Divoom Pixoo 64 on the network
-	typeAwtrix    = "awtrix"     // an AWTRIX 3 clock (Ulanzi TC001) on the network
-	typeSim       = "sim"        // a simulated Pixoo 64 inside the daemon
-	typeSimAwtrix = "sim-awtrix" // a simulated AWTRIX 3 inside the daemon
-	typeMock      = "mock"       // an in-memory display (load tests)
-)
-
-func deviceTypes() []string {
-	return []string{typePixoo64, typeAwtrix, typeSim, typeSimAwtrix, typeMock}
+// kinds are the display kinds the daemon knows (devices[].type): the one
+// list of them. A new kind of display is a driver package and a line here.
+func kinds() device.Kinds {
+	pixoo, clock := pixoo64.Kind(), awtrix.Kind()
+	return device.Kinds{
+		pixoo,                         // a Divoom Pixoo 64 on the network
+		clock,                         // an AWTRIX 3 clock (Ulanzi TC001) on the network
+		sim.Kind(pixoo, "sim"),        // a simulated Pixoo 64 inside the daemon
+		sim.Kind(clock, "sim-awtrix"), // a simulated AWTRIX 3 inside the daemon
+		mock.Kind(),                   // an in-memory display (load tests)
+	}
 }
-
-// networked reports whether the type is hardware reached by host.
-func networked(typ string) bool { return typ == typePixoo64 || typ == typeAwtrix }
 
 // defaults are CONTRACT §5's defaults, as viper keys.
 func setDefaults(v *viper.Viper) {
@@ -138,7 +140,7 @@ func setDefaults(v *viper.Viper) {
 // defaultDevices is the device list when the config has none: one
 // simulated Pixoo 64.
 func defaultDevices() []DeviceConfig {
-	return []DeviceConfig{{ID: "demo", Name: "Demo", Type: typeSim}}
+	return []DeviceConfig{{ID: "demo", Name: "Demo", Type: "sim"}}
 }
 
 // loadConfig reads the config file (if any) and the environment.
@@ -312,6 +314,7 @@ func (c Config) Validate() error {
 func (c Config) validateDevices() []error {
 	var errs []error
 	scenes := scene.Builtin()
+	known := kinds()
 	ids := make(map[string]int)
 	hosts := make(map[string]int)
 	for i, d := range c.Devices {
@@ -328,14 +331,14 @@ func (c Config) validateDevices() []error {
 			bad("id %q is also used by devices[%d]", d.ID, j)
 		}
 		ids[d.ID] = i
-		size, known := deviceSize(d.Type)
-		if !known {
-			bad("type %q is not one of %s", d.Type, strings.Join(deviceTypes(), ", "))
+		kind, ok := known.Lookup(d.Type)
+		if !ok {
+			bad("type %q is not one of %s", d.Type, strings.Join(known.Types(), ", "))
 		}
 		switch {
-		case known && !networked(d.Type) && d.Host != "":
+		case ok && !kind.NeedsHost && d.Host != "":
 			bad("a %s device runs inside the daemon and takes no host", d.Type)
-		case networked(d.Type) && d.Host == "":
+		case kind.NeedsHost && d.Host == "":
 			bad("type %s needs a host (ip or ip:port)", d.Type)
 		}
 		if d.Host != "" {
@@ -344,8 +347,8 @@ func (c Config) validateDevices() []error {
 			}
 			hosts[d.Host] = i
 		}
-		if known {
-			if err := scenes.Check(d.StartupScene, size); err != nil {
+		if ok {
+			if err := scenes.Check(d.StartupScene, kind.Size); err != nil {
 				bad("startup_scene: %v", err)
 			}
 		}
@@ -366,17 +369,6 @@ func (c Config) validateDevices() []error {
 		}
 	}
 	return errs
-}
-
-// deviceSize is the display size of a device type.
-func deviceSize(typ string) (scene.Size, bool) {
-	switch typ {
-	case typePixoo64, typeSim, typeMock:
-		return scene.Size{W: 64, H: 64}, true
-	case typeAwtrix, typeSimAwtrix:
-		return scene.Size{W: 32, H: 8}, true
-	}
-	return scene.Size{}, false
 }
 
 // defaults is the device's configured start state.

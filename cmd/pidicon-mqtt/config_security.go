@@ -6,9 +6,9 @@ import (
 	"net/url"
 	"slices"
 
-	"github.com/spf13/viper"
+	"github.com/pidicon/pidicon-mqtt/broker"
 
-	"github.com/pidicon/pidicon-mqtt/bridge"
+	"github.com/spf13/viper"
 )
 
 // TLSClientConfig is TLS to an external broker (mqtt.tls), used with the
@@ -124,7 +124,7 @@ func (c Config) validateUsers() []error {
 		switch u.Username {
 		case "":
 			bad("username is empty")
-		case bridge.DaemonUsername:
+		case broker.DaemonUsername:
 			bad("username %q is reserved for the daemon's own connection", u.Username)
 		}
 		if j, dup := seen[u.Username]; dup && u.Username != "" {
@@ -135,7 +135,7 @@ func (c Config) validateUsers() []error {
 			bad("set exactly one of password, password_hash (bcrypt), password_env and password_file (%d are set)", n)
 		}
 		if u.PasswordHash != "" {
-			if err := bridge.CheckPasswordHash(u.PasswordHash); err != nil {
+			if err := broker.CheckPasswordHash(u.PasswordHash); err != nil {
 				bad("password_hash: %v", err)
 			}
 		}

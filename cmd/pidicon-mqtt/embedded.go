@@ -2,23 +2,23 @@ package main
 
 import (
 	"log/slog"
-	"sync/atomic"
 
-	"github.com/pidicon/pidicon-mqtt/bridge"
+	"github.com/pidicon/pidicon-mqtt/broker"
+	"github.com/pidicon/pidicon-mqtt/event"
+	"github.com/pidicon/pidicon-mqtt/internal/logkey"
 )
 
 // startBroker starts the embedded broker with the config's listeners and
 // logins. Only the daemon's own connection (cfg.MQTT.ClientID with the
 // broker's DaemonLogin) may publish to the daemon's topics. Refused
-// retained commands and denied publishes are reported through br once the
-// bridge exists.
+// retained commands and denied publishes are reported to events.
 func startBroker(cfg Config, sec secrets, handler slog.Handler, level slog.Level, log *slog.Logger,
-	br *atomic.Pointer[bridge.Bridge]) (*bridge.Broker, error) {
-	blog := log.With("component", "broker")
-	broker, err := bridge.StartBroker(bridge.BrokerOptions{
+	events *event.Log) (*broker.Broker, error) {
+	blog := log.With(logkey.Component, "broker")
+	embedded, err := broker.Start(broker.Options{
 		Listen:          cfg.Broker.Listen,
-		TLS:             bridge.ListenerOptions{Listen: cfg.Broker.TLS.Listen, TLSCfg: sec.brokerTLS},
-		WebSocket:       bridge.ListenerOptions{Listen: cfg.Broker.WebSocket.Listen, TLSCfg: sec.webSocketTLS},
+		TLS:             broker.ListenerOptions{Listen: cfg.Broker.TLS.Listen, TLSCfg: sec.brokerTLS},
+		WebSocket:       broker.ListenerOptions{Listen: cfg.Broker.WebSocket.Listen, TLSCfg: sec.webSocketTLS},
 		BaseTopic:       cfg.MQTT.BaseTopic,
 		DiscoveryPrefix: cfg.HomeAssistant.DiscoveryPrefix,
 		StatusTopic:     cfg.HomeAssistant.StatusTopic,
@@ -26,32 +26,23 @@ func startBroker(cfg Config, sec secrets, handler slog.Handler, level slog.Level
 		Users:           sec.users,
 		AllowAnonymous:  cfg.Broker.AllowAnonymous,
 		// mochi logs routine client errors as warnings: only its errors.
-		Logger:     newLogger(handler, max(level, slog.LevelError)).With("component", "broker"),
+		Logger:     newLogger(handler, max(level, slog.LevelError)).With(logkey.Component, "broker"),
 		AuthLogger: blog,
-		OnRefused: func(clientID, topic string, payload []byte) {
-			if b := br.Load(); b != nil {
-				b.ReportRefused(clientID, topic, payload)
-			}
-		},
-		OnDenied: func(clientID, topic string, payload []byte) {
-			if b := br.Load(); b != nil {
-				b.ReportDenied(clientID, topic, payload)
-			}
-		},
+		Report:     events.Report,
 	})
 	if err != nil {
 		return nil, err
 	}
-	attrs := []any{"address", broker.Addr(), "users", len(sec.users),
+	attrs := []any{logkey.Address, embedded.Addr(), "users", len(sec.users),
 		"anonymous", len(sec.users) == 0 || cfg.Broker.AllowAnonymous}
-	if a := broker.TLSAddr(); a != "" {
+	if a := embedded.TLSAddr(); a != "" {
 		attrs = append(attrs, "tls_address", a)
 	}
-	if a := broker.WebSocketAddr(); a != "" {
+	if a := embedded.WebSocketAddr(); a != "" {
 		attrs = append(attrs, "websocket_address", a)
 	}
 	blog.Info("embedded MQTT broker listening", attrs...)
-	return broker, nil
+	return embedded, nil
 }
 
 // warnInsecure logs, at every start, the settings that weaken security on

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pidicon/pidicon-mqtt/bridge"
+	"github.com/pidicon/pidicon-mqtt/broker"
 )
 
 // healthcheckTimeout bounds the whole healthcheck request.
@@ -81,7 +81,7 @@ func hashPassword(in io.Reader, stdout io.Writer) error {
 	if password == "" {
 		return errors.New("hash-password: no password on standard input (e.g. printf '%s' \"$PASSWORD\" | pidicon-mqtt hash-password)")
 	}
-	hash, err := bridge.HashPassword([]byte(password))
+	hash, err := broker.HashPassword([]byte(password))
 	if err != nil {
 		return err
 	}

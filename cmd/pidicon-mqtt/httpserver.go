@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pidicon/pidicon-mqtt/broker"
+
 	"github.com/pidicon/pidicon-mqtt/bridge"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
@@ -18,7 +20,7 @@ import (
 // nil when there is none (external broker, state.persist: false).
 type observed struct {
 	bridge    *bridge.Bridge
-	broker    *bridge.Broker
+	broker    *broker.Broker
 	persister *state.Persister
 	version   string
 }

@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		configPath = fs.String("config", "", "configuration file (YAML); without one, the defaults and PIDICON_* variables apply")
 	case "sim":
 		listen = fs.String("listen", "127.0.0.1:8064", "address to serve the simulated display on")
-		simType = fs.String("type", typePixoo64, "the display to simulate: pixoo64 or awtrix")
+		simType = fs.String("type", "pixoo64", "the display to simulate: pixoo64 or awtrix")
 	case "version", "hash-password":
 	default:
 		fmt.Fprintf(stderr, "unknown command %q (commands: run, check-config, healthcheck, hash-password, sim, version)\n", cmd)

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/pidicon/pidicon-mqtt/bridge"
+	"github.com/pidicon/pidicon-mqtt/broker"
 )
 
 // secrets are what the config points to rather than holds: passwords from
@@ -26,7 +26,7 @@ type secrets struct {
 	// mqttTLS is the TLS of a TLS scheme, else nil.
 	mqttTLS *tls.Config
 	// users are the embedded broker's logins.
-	users []bridge.User
+	users []broker.User
 	// brokerTLS and webSocketTLS are the certificates of the embedded
 	// broker's TLS and wss:// listeners, or nil.
 	brokerTLS, webSocketTLS *tls.Config
@@ -89,7 +89,7 @@ func loadSecrets(cfg Config, getenv func(string) string) (secrets, []error) {
 func (s *secrets) loadBroker(cfg BrokerConfig, getenv func(string) string) []error {
 	var errs []error
 	for i, u := range cfg.Users {
-		user := bridge.User{Username: u.Username}
+		user := broker.User{Username: u.Username}
 		var err error
 		switch {
 		case countSet(u.Password, u.PasswordHash, u.PasswordEnv, u.PasswordFile) != 1:

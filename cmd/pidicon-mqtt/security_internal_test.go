@@ -7,9 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pidicon/pidicon-mqtt/broker"
+
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/pidicon/pidicon-mqtt/bridge"
 	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
 )
 
@@ -26,7 +27,7 @@ func bcryptHash(t *testing.T) string {
 func TestConfig_ValidateSecurity(t *testing.T) {
 	cases := []refusal{
 		{"user without a name", "broker: {users: [{password: x}]}", "username is empty"},
-		{"reserved username", "broker: {users: [{username: " + bridge.DaemonUsername + ", password: x}]}", "reserved"},
+		{"reserved username", "broker: {users: [{username: " + broker.DaemonUsername + ", password: x}]}", "reserved"},
 		{"duplicate username", "broker: {users: [{username: a, password: x}, {username: a, password: y}]}", "also used"},
 		{"user without a password", "broker: {users: [{username: a}]}", "exactly one"},
 		{"user with two passwords", "broker: {users: [{username: a, password: x, password_env: A}]}", "exactly one"},
@@ -100,7 +101,7 @@ broker:
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []bridge.User{
+		want := []broker.User{
 			{Username: "alice", Password: "alice-secret"},
 			{Username: "bob", Password: "bob-secret"},
 			{Username: "carol", PasswordHash: []byte(hash)},

@@ -66,6 +66,7 @@ import (
 	"github.com/pidicon/pidicon-mqtt/device"
 	"github.com/pidicon/pidicon-mqtt/device/httpdevice"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
+	"github.com/pidicon/pidicon-mqtt/device/sim"
 )
 
 // Geometry and limits of an AWTRIX 3 clock.
@@ -397,4 +398,24 @@ func str(v json.RawMessage) string {
 	var s string
 	_ = json.Unmarshal(v, &s)
 	return s
+}
+
+// Kind is an AWTRIX 3 clock as a device kind: type "awtrix", reached at a
+// host, with a simulator.
+func Kind() device.Kind {
+	return device.Kind{
+		Type:         "awtrix",
+		Size:         scene.Size{W: Width, H: Height},
+		Manufacturer: "AWTRIX",
+		Model:        "AWTRIX 3 clock",
+		NeedsHost:    true,
+		Open: func(host string) (device.Driver, func(), error) {
+			c, err := New(host, Options{})
+			if err != nil {
+				return nil, nil, err
+			}
+			return c, c.Close, nil
+		},
+		Simulate: func() device.Simulator { return sim.NewAwtrix() },
+	}
 }

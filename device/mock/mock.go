@@ -85,3 +85,16 @@ func (d *Display) Pushes() int {
 	defer d.mu.Unlock()
 	return d.pushes
 }
+
+// Kind is the in-memory display as a device kind: type "mock", 64x64,
+// inside the daemon.
+func Kind() device.Kind {
+	size := scene.Size{W: 64, H: 64}
+	return device.Kind{
+		Type:         "mock",
+		Size:         size,
+		Manufacturer: "pidicon-mqtt",
+		Model:        "Display (mock)",
+		Open:         func(string) (device.Driver, func(), error) { return New(size), func() {}, nil },
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/pidicon/pidicon-mqtt/device"
 	"github.com/pidicon/pidicon-mqtt/device/httpdevice"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
+	"github.com/pidicon/pidicon-mqtt/device/sim"
 )
 
 // Geometry and limits of the Pixoo 64.
@@ -234,4 +235,24 @@ func (c *Client) PushFrame(ctx context.Context, frame *image.RGBA) error {
 	}
 	c.ids.pushed(id)
 	return nil
+}
+
+// Kind is the Divoom Pixoo 64 as a device kind: type "pixoo64", reached at
+// a host, with a simulator.
+func Kind() device.Kind {
+	return device.Kind{
+		Type:         "pixoo64",
+		Size:         scene.Size{W: Width, H: Height},
+		Manufacturer: "Divoom",
+		Model:        "Pixoo 64",
+		NeedsHost:    true,
+		Open: func(host string) (device.Driver, func(), error) {
+			c, err := New(host, Options{})
+			if err != nil {
+				return nil, nil, err
+			}
+			return c, c.Close, nil
+		},
+		Simulate: func() device.Simulator { return sim.NewPixoo() },
+	}
 }

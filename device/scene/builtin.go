@@ -16,12 +16,6 @@ const (
 	Bars    = "bars"
 )
 
-// The display sizes the built-in scenes are laid out for.
-var (
-	sizePixoo64 = Size{W: 64, H: 64}
-	sizeAwtrix  = Size{W: 32, H: 8}
-)
-
 // Colours of the built-in scenes.
 var (
 	black     = color.RGBA{A: 255}
@@ -33,19 +27,24 @@ var (
 	tealGreen = color.RGBA{R: 0, G: 200, B: 150, A: 255}
 )
 
+// defaultFill is the fill scene's colour when none is set.
+var defaultFill = color.RGBA{R: 255, G: 96, A: 255}
+
 // Builtin returns the built-in scenes: startup, clock, fill, empty, wave
 // and bars, in that order. Each call returns a new registry.
 func Builtin() *Registry {
-	both := func() []Size { return []Size{sizePixoo64, sizeAwtrix} }
 	return NewRegistry(
-		Scene{Name: Startup, Sizes: both(), Render: renderStartup},
-		Scene{Name: Clock, Sizes: both(), FPS: 1, Render: renderClock},
-		Scene{Name: Fill, Sizes: both(), Render: renderFill},
-		Scene{Name: Empty, Sizes: both(), Render: renderEmpty},
-		Scene{Name: Wave, Sizes: both(), FPS: 5, Render: renderWave},
-		// A test card needs the square panel: on a 32x8 strip the bars
-		// would be four pixels wide.
-		Scene{Name: Bars, Sizes: []Size{sizePixoo64}, Render: renderBars},
+		Scene{Name: Startup, Description: "The device's name and the daemon's version in a rainbow frame",
+			Render: renderStartup},
+		Scene{Name: Clock, Description: "The time, with the date on a square display", FPS: 1, Render: renderClock},
+		Scene{Name: Fill, Description: "The whole display in one colour", Render: renderFill,
+			Params: []Param{{Name: "color", Type: TypeColor, Description: "The colour", Default: defaultFill}}},
+		Scene{Name: Empty, Description: "A black display", Render: renderEmpty},
+		Scene{Name: Wave, Description: "A rainbow wave, animated at 5 frames a second", FPS: 5, Render: renderWave},
+		// A test card needs a panel with some height: on a 32x8 strip the
+		// bars would be four pixels wide.
+		Scene{Name: Bars, Description: "Colour bars over a grey ramp, to check a panel", MinSize: Size{W: 16, H: 16},
+			Render: renderBars},
 	)
 }
 
@@ -56,7 +55,7 @@ func small(dst *image.RGBA) bool { return dst.Bounds().Dy() < 16 }
 // renderStartup shows the device name and the daemon's version inside a
 // rainbow frame; a strip display shows only the name (or the version when
 // the name is empty) over a rainbow line.
-func renderStartup(dst *image.RGBA, p Params) {
+func renderStartup(dst *image.RGBA, p Frame) {
 	b := dst.Bounds()
 	fillAll(dst, black)
 	version := p.Version
@@ -106,10 +105,10 @@ func drawBorder(dst *image.RGBA) {
 	}
 }
 
-// renderClock shows the time of Params.Now: HH:MM:SS with the date and the
+// renderClock shows the time of Frame.Now: HH:MM:SS with the date and the
 // weekday on a square display, HH:MM with a colon shown on odd seconds only
 // on a strip display; both with a bar that fills over the minute.
-func renderClock(dst *image.RGBA, p Params) {
+func renderClock(dst *image.RGBA, p Frame) {
 	b := dst.Bounds()
 	fillAll(dst, black)
 	hour, minute, sec := p.Now.Clock()
@@ -168,16 +167,16 @@ func put2(dst []byte, n int) {
 	dst[1] = byte('0' + n%10)
 }
 
-// renderFill paints the whole display in Params.Fill, made opaque.
-func renderFill(dst *image.RGBA, p Params) { fillAll(dst, opaque(p.Fill)) }
+// renderFill paints the whole display in its colour, made opaque.
+func renderFill(dst *image.RGBA, p Frame) { fillAll(dst, opaque(p.Params.Color("color"))) }
 
 // renderEmpty paints the whole display black.
-func renderEmpty(dst *image.RGBA, _ Params) { fillAll(dst, black) }
+func renderEmpty(dst *image.RGBA, _ Frame) { fillAll(dst, black) }
 
 // renderWave draws a rainbow sine wave that travels one period every 16
 // frames while the colours cycle every 32: every frame differs from the
 // last, which makes it a load test for the frame path.
-func renderWave(dst *image.RGBA, p Params) {
+func renderWave(dst *image.RGBA, p Frame) {
 	b := dst.Bounds()
 	w, h := b.Dx(), b.Dy()
 	// Distances are in sixteenths of a pixel.
@@ -186,8 +185,8 @@ func renderWave(dst *image.RGBA, p Params) {
 	band16 := max(h*16/5, 16)
 	const floor = 48 // brightness far from the wave, out of 255
 	for x := range w {
-		line16 := centre16 + amplitude16*wave(x*256/w+p.Frame*16)/128
-		baseHue := x*hueSteps/w + p.Frame*48
+		line16 := centre16 + amplitude16*wave(x*256/w+p.Number*16)/128
+		baseHue := x*hueSteps/w + p.Number*48
 		for y := range h {
 			d := y*16 - line16
 			if d < 0 {
@@ -201,7 +200,7 @@ func renderWave(dst *image.RGBA, p Params) {
 
 // renderBars draws a test card: seven colour bars over a grey ramp, to
 // check a panel's colours and brightness.
-func renderBars(dst *image.RGBA, _ Params) {
+func renderBars(dst *image.RGBA, _ Frame) {
 	b := dst.Bounds()
 	bars := []color.RGBA{
 		white,

@@ -17,14 +17,28 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden PNGs in testdata/")
 
-// goldenParams are the Params the golden images are drawn with.
-func goldenParams() scene.Params {
-	return scene.Params{
+// goldenParams are the frame inputs the golden images are drawn with.
+func goldenParams() scene.Frame {
+	return scene.Frame{
 		DeviceName: "demo",
 		Version:    "1.0.0",
-		Fill:       color.RGBA{R: 255, G: 96, B: 0, A: 255},
+		Params:     scene.Values{"color": color.RGBA{R: 255, G: 96, B: 0, A: 255}},
 		Now:        time.Date(2026, time.November, 27, 13, 45, 7, 0, time.UTC),
 	}
+}
+
+// sizes are the display sizes of the kinds the daemon has.
+var sizes = []scene.Size{pixoo64, awtrix}
+
+// sizesOf lists the display sizes of the daemon's kinds that s supports.
+func sizesOf(s scene.Scene) []scene.Size {
+	var out []scene.Size
+	for _, size := range sizes {
+		if s.Supports(size) {
+			out = append(out, size)
+		}
+	}
+	return out
 }
 
 // golden is one golden image: a scene at a size and frame.
@@ -57,7 +71,7 @@ func goldens(t testing.TB) []golden {
 	var out []golden
 	for _, name := range r.Names() {
 		s, _ := r.Lookup(name)
-		for _, size := range s.Sizes {
+		for _, size := range sizesOf(s) {
 			out = append(out, golden{name, size, 0})
 			if name == scene.Wave {
 				out = append(out, golden{name, size, 3})
@@ -76,7 +90,7 @@ func TestBuiltin_golden(t *testing.T) {
 		t.Run(g.String(), func(t *testing.T) {
 			s, _ := r.Lookup(g.scene)
 			p := goldenParams()
-			p.Frame = g.frame
+			p.Number = g.frame
 			got := newFrame(g.size)
 			s.Render(got, p)
 
@@ -142,19 +156,19 @@ func readPNG(t *testing.T, path string) image.Image {
 }
 
 // paramsSet is a spread of Params to check properties of every scene with.
-func paramsSet() []scene.Params {
+func paramsSet() []scene.Frame {
 	base := goldenParams()
-	var out []scene.Params
+	var out []scene.Frame
 	for i, name := range []string{"", "demo", "Living Room Pixoo Display", "héllo wörld #1"} {
 		p := base
 		p.DeviceName = name
 		p.Version = []string{"", "1.0.0", "v2.3.4-rc1+dirty", "0.0.0-20261127-abcdef"}[i]
-		p.Fill = color.RGBA{R: uint8(60 * i), G: 10, B: 200, A: uint8(100 * i)}
+		p.Params = scene.Values{"color": color.RGBA{R: uint8(60 * i), G: 10, B: 200, A: uint8(100 * i)}}
 		p.Now = base.Now.Add(time.Duration(i) * 37 * time.Hour)
-		p.Frame = []int{0, 1, 1 << 40, -7}[i]
+		p.Number = []int{0, 1, 1 << 40, -7}[i]
 		out = append(out, p)
 	}
-	out = append(out, scene.Params{}) // zero time, zero everything
+	out = append(out, scene.Frame{}) // zero time, zero everything
 	return out
 }
 
@@ -165,7 +179,7 @@ func TestBuiltin_renderProperties(t *testing.T) {
 	r := scene.Builtin()
 	for _, name := range r.Names() {
 		s, _ := r.Lookup(name)
-		for _, size := range s.Sizes {
+		for _, size := range sizesOf(s) {
 			t.Run(name+"/"+size.String(), func(t *testing.T) {
 				for i, p := range paramsSet() {
 					// Two frames with different leftovers must come out the
@@ -199,7 +213,7 @@ func TestBuiltin_offsetBounds(t *testing.T) {
 	p := goldenParams()
 	for _, name := range r.Names() {
 		s, _ := r.Lookup(name)
-		for _, size := range s.Sizes {
+		for _, size := range sizesOf(s) {
 			plain := newFrame(size)
 			s.Render(plain, p)
 			big := image.NewRGBA(image.Rect(0, 0, size.W+10, size.H+10))
@@ -244,7 +258,7 @@ func TestFill_colour(t *testing.T) {
 	}
 	for _, tt := range tests {
 		img := newFrame(awtrix)
-		s.Render(img, scene.Params{Fill: tt.fill})
+		s.Render(img, scene.Frame{Params: scene.Values{"color": tt.fill}})
 		for y := range awtrix.H {
 			for x := range awtrix.W {
 				if got := img.RGBAAt(x, y); got != tt.want {
@@ -257,12 +271,12 @@ func TestFill_colour(t *testing.T) {
 
 func TestWave_framesDiffer(t *testing.T) {
 	s, _ := scene.Builtin().Lookup(scene.Wave)
-	for _, size := range s.Sizes {
+	for _, size := range sizesOf(s) {
 		prev := newFrame(size)
-		s.Render(prev, scene.Params{Frame: 0})
+		s.Render(prev, scene.Frame{Number: 0})
 		for frame := 1; frame <= 40; frame++ {
 			cur := newFrame(size)
-			s.Render(cur, scene.Params{Frame: frame})
+			s.Render(cur, scene.Frame{Number: frame})
 			if bytes.Equal(cur.Pix, prev.Pix) {
 				t.Errorf("%v: frame %d equals frame %d", size, frame, frame-1)
 			}
@@ -274,12 +288,12 @@ func TestWave_framesDiffer(t *testing.T) {
 func TestClock_changesWithTime(t *testing.T) {
 	s, _ := scene.Builtin().Lookup(scene.Clock)
 	now := goldenParams().Now
-	for _, size := range s.Sizes {
+	for _, size := range sizesOf(s) {
 		prev := newFrame(size)
-		s.Render(prev, scene.Params{Now: now})
+		s.Render(prev, scene.Frame{Now: now})
 		for sec := 1; sec <= 3; sec++ {
 			cur := newFrame(size)
-			s.Render(cur, scene.Params{Now: now.Add(time.Duration(sec) * time.Second)})
+			s.Render(cur, scene.Frame{Now: now.Add(time.Duration(sec) * time.Second)})
 			if bytes.Equal(cur.Pix, prev.Pix) {
 				t.Errorf("%v: %ds later looks the same", size, sec)
 			}
@@ -292,8 +306,8 @@ func TestClock_location(t *testing.T) {
 	s, _ := scene.Builtin().Lookup(scene.Clock)
 	now := goldenParams().Now
 	utc, other := newFrame(pixoo64), newFrame(pixoo64)
-	s.Render(utc, scene.Params{Now: now})
-	s.Render(other, scene.Params{Now: now.In(time.FixedZone("UTC+5", 5*3600))})
+	s.Render(utc, scene.Frame{Now: now})
+	s.Render(other, scene.Frame{Now: now.In(time.FixedZone("UTC+5", 5*3600))})
 	if bytes.Equal(utc.Pix, other.Pix) {
 		t.Error("the clock ignores Now's location")
 	}
@@ -305,13 +319,13 @@ func BenchmarkRender(b *testing.B) {
 	r := scene.Builtin()
 	for _, name := range r.Names() {
 		s, _ := r.Lookup(name)
-		for _, size := range s.Sizes {
+		for _, size := range sizesOf(s) {
 			b.Run(name+"/"+size.String(), func(b *testing.B) {
 				dst := newFrame(size)
 				p := goldenParams()
 				b.ReportAllocs()
 				for b.Loop() {
-					p.Frame++
+					p.Number++
 					p.Now = p.Now.Add(time.Second)
 					s.Render(dst, p)
 				}

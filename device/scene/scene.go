@@ -1,16 +1,16 @@
 // Package scene renders the frames a pixel display shows: a registry of
-// built-in scenes, each declaring the display sizes it supports and the rate
-// at which it wants new frames, and a small pixel font for text.
+// scenes, each declaring the display sizes it supports, the rate at which it
+// wants new frames and the parameters it takes, the built-in scenes, and a
+// small pixel font for text.
 //
 // Scenes draw into a *image.RGBA of the device's size; they hold no state of
-// their own between frames, so a render depends only on Params.
+// their own between frames, so a render depends only on its Frame.
 package scene
 
 import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"slices"
 	"strings"
 	"time"
@@ -24,30 +24,45 @@ type Size struct {
 // String formats the size as "64x64".
 func (s Size) String() string { return fmt.Sprintf("%dx%d", s.W, s.H) }
 
-// Params is everything a scene may use to draw one frame.
-type Params struct {
-	DeviceName string     // the device's display name, for the startup scene
-	Version    string     // the daemon's version, for the startup scene
-	Fill       color.RGBA // the colour of the fill scene (device config)
-	Now        time.Time  // wall clock for this frame, in the location to show
-	Frame      int        // frame number since the scene (re)started, from 0
+// Frame is everything a scene may use to draw one frame.
+type Frame struct {
+	DeviceName string    // the device's display name, for the startup scene
+	Version    string    // the daemon's version, for the startup scene
+	Now        time.Time // wall clock for this frame, in the location to show
+	Number     int       // frame number since the scene (re)started, from 0
+	// Params are the scene's parameters, each declared one present.
+	Params Values
 }
 
-// Scene is one built-in scene.
+// Scene is one scene: what it is called, the displays it can draw on,
+// how often it wants a new frame, the parameters it takes, and how it
+// draws.
 type Scene struct {
 	// Name is what users put on activeScene, case-sensitive.
 	Name string
-	// Sizes lists the display sizes the scene can draw.
+	// Description is one line for users (bridge/info's sceneDetails).
+	Description string
+	// Sizes lists the display sizes the scene can draw; empty means any
+	// size of at least MinSize.
 	Sizes []Size
+	// MinSize is the smallest display the scene can draw on.
+	MinSize Size
 	// FPS is the rate at which the scene wants new frames; 0 means the scene
 	// is static: one frame per (re)start.
 	FPS float64
-	// Render draws one frame into dst, whose bounds are one of Sizes.
-	Render func(dst *image.RGBA, p Params)
+	// Params declares the scene's parameters.
+	Params []Param
+	// Render draws one frame into dst, of a size the scene supports.
+	Render func(dst *image.RGBA, f Frame)
 }
 
 // Supports reports whether the scene can draw on a display of the given size.
-func (s Scene) Supports(size Size) bool { return slices.Contains(s.Sizes, size) }
+func (s Scene) Supports(size Size) bool {
+	if size.W < s.MinSize.W || size.H < s.MinSize.H {
+		return false
+	}
+	return len(s.Sizes) == 0 || slices.Contains(s.Sizes, size)
+}
 
 // Registry is an immutable, ordered set of scenes.
 type Registry struct {
@@ -61,6 +76,7 @@ func NewRegistry(scenes ...Scene) *Registry {
 	r := &Registry{scenes: slices.Clone(scenes)}
 	for i := range r.scenes {
 		r.scenes[i].Sizes = slices.Clone(r.scenes[i].Sizes)
+		r.scenes[i].Params = slices.Clone(r.scenes[i].Params)
 	}
 	return r
 }
@@ -85,15 +101,16 @@ func (r *Registry) For(size Size) []string {
 	return names
 }
 
-// Lookup returns the scene called name. The scene's Sizes is a copy, so the
-// registry stays immutable.
+// Lookup returns the scene called name. The scene's Sizes and Params are
+// copies, so the registry stays immutable.
 func (r *Registry) Lookup(name string) (Scene, bool) {
 	s, ok := r.find(name)
 	s.Sizes = slices.Clone(s.Sizes)
+	s.Params = slices.Clone(s.Params)
 	return s, ok
 }
 
-// find returns the scene called name, sharing its Sizes with the registry.
+// find returns the scene called name, sharing its slices with the registry.
 func (r *Registry) find(name string) (Scene, bool) {
 	for _, s := range r.scenes {
 		if s.Name == name {

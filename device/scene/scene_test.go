@@ -67,7 +67,8 @@ func TestRegistry_For(t *testing.T) {
 	}{
 		{"builtin 64x64", scene.Builtin(), pixoo64, all},
 		{"builtin 32x8", scene.Builtin(), awtrix, strip},
-		{"builtin 16x16", scene.Builtin(), scene.Size{W: 16, H: 16}, nil},
+		{"builtin 16x16", scene.Builtin(), scene.Size{W: 16, H: 16}, all},
+		{"builtin 8x8", scene.Builtin(), scene.Size{W: 8, H: 8}, strip},
 		{"mixed 64x64", mixed, pixoo64, []string{"big", "both"}},
 		{"mixed 32x8", mixed, awtrix, []string{"both", "strip"}},
 		{"empty registry", scene.NewRegistry(), pixoo64, nil},
@@ -105,8 +106,10 @@ func TestRegistry_Check(t *testing.T) {
 			[]string{`unknown scene "x"`, "big, strip"}},
 		{"unsupported size", mixed, "big", awtrix,
 			[]string{`scene "big" cannot draw on a 32x8 display`, "scenes for 32x8: strip"}},
-		{"no scene for size", scene.Builtin(), "clock", scene.Size{W: 16, H: 16},
-			[]string{`scene "clock" cannot draw on a 16x16 display`, "scenes for 16x16: none"}},
+		{"bars needs height", scene.Builtin(), "bars", awtrix,
+			[]string{`scene "bars" cannot draw on a 32x8 display`, "scenes for 32x8: startup, clock, fill, empty, wave"}},
+		{"no scene for size", mixed, "big", scene.Size{W: 16, H: 16},
+			[]string{`scene "big" cannot draw on a 16x16 display`, "scenes for 16x16: none"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,7 +133,7 @@ func TestRegistry_Check(t *testing.T) {
 }
 
 func TestRegistry_Lookup(t *testing.T) {
-	r := scene.Builtin()
+	r := scene.NewRegistry(scene.Scene{Name: "clock", Sizes: []scene.Size{pixoo64}, Params: []scene.Param{{Name: "p"}}})
 	if _, ok := r.Lookup("nope"); ok {
 		t.Error(`Lookup("nope") found a scene`)
 	}
@@ -139,8 +142,12 @@ func TestRegistry_Lookup(t *testing.T) {
 		t.Fatal(`Lookup("clock") found nothing`)
 	}
 	s.Sizes[0] = scene.Size{W: 1, H: 1}
+	s.Params[0].Name = "changed"
 	if err := r.Check("clock", pixoo64); err != nil {
 		t.Errorf("changing a looked-up scene changed the registry: %v", err)
+	}
+	if again, _ := r.Lookup("clock"); again.Params[0].Name != "p" {
+		t.Errorf("changing a looked-up scene's params changed the registry")
 	}
 }
 

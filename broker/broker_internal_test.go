@@ -1,4 +1,4 @@
-package bridge
+package broker
 
 import (
 	"testing"
@@ -11,7 +11,7 @@ import (
 // embedded broker and checks that it is kept without an expiry: mochi's
 // default would delete it a day later.
 func TestBroker_RetainedMessagesDoNotExpire(t *testing.T) {
-	b, err := StartBroker(BrokerOptions{Listen: "127.0.0.1:0", BaseTopic: "pidicon"})
+	b, err := Start(Options{Listen: "127.0.0.1:0", BaseTopic: "pidicon"})
 	if err != nil {
 		t.Fatal(err)
 	}

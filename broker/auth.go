@@ -1,4 +1,4 @@
-package bridge
+package broker
 
 import (
 	"crypto/rand"
@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
-	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"golang.org/x/crypto/bcrypt"
@@ -133,28 +131,4 @@ func hostOf(a net.Addr) net.IP {
 		return nil
 	}
 	return net.ParseIP(host)
-}
-
-// limiter lets one log line through per period and counts the rest, so a
-// client hammering the broker cannot flood the log.
-type limiter struct {
-	every time.Duration
-
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
-}
-
-// allow reports whether to log now, and how many lines were suppressed
-// since the last one.
-func (l *limiter) allow(now time.Time) (bool, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.last.IsZero() && now.Sub(l.last) < l.every {
-		l.suppressed++
-		return false, 0
-	}
-	n := l.suppressed
-	l.last, l.suppressed = now, 0
-	return true, n
 }

@@ -1,4 +1,9 @@
-package bridge
+// Package broker is the embedded MQTT broker (mochi-mqtt) the daemon runs
+// when no external broker is configured: its listeners (TCP, TLS,
+// WebSocket), its logins, and the policy that only the daemon publishes
+// the daemon's topics and that commands are never retained (CONTRACT §2).
+// What it refuses it reports as events.
+package broker
 
 import (
 	"crypto/tls"
@@ -12,15 +17,17 @@ import (
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/pidicon/pidicon-mqtt/event"
+	"github.com/pidicon/pidicon-mqtt/internal/logkey"
+	"github.com/pidicon/pidicon-mqtt/internal/lograte"
+	"github.com/pidicon/pidicon-mqtt/topic"
 )
 
 // MaxPacket is the largest MQTT packet the embedded broker reads; a client
 // that sends a larger one is disconnected. It leaves room for payloads over
 // MaxPayload, which the daemon reports rather than the broker dropping them.
 const MaxPacket = 256 * 1024
-
-// ErrRetainedCommand is reported when a client publishes a command retained.
-var ErrRetainedCommand = errors.New("command topics must not be retained: the message was refused and not applied")
 
 // ErrWillTopic refuses a client whose will would be published to one of
 // the daemon's topics, or retained on a command topic: mochi publishes
@@ -34,8 +41,8 @@ const (
 	listenerWebSocket = "ws"
 )
 
-// BrokerOptions configure the embedded broker.
-type BrokerOptions struct {
+// Options configure the embedded broker.
+type Options struct {
 	// Listen is the TCP address, e.g. "127.0.0.1:1883" (":0" picks a port).
 	// The daemon connects through it.
 	Listen string
@@ -74,13 +81,10 @@ type BrokerOptions struct {
 	// AuthLogger receives refused logins (at most one line a second); nil
 	// means Logger.
 	AuthLogger *slog.Logger
-	// OnRefused, if set, is called (from a broker goroutine; it must not
-	// block) when a retained command is refused.
-	OnRefused func(clientID, topic string, payload []byte)
-	// OnDenied, if set, is called (from a broker goroutine; it must not
-	// block) when a client other than the daemon publishes to one of the
-	// daemon's topics; the message is dropped.
-	OnDenied func(clientID, topic string, payload []byte)
+	// Report, if set, is told (from a broker goroutine; it must not block)
+	// of every publish the broker refuses: a retained command, or a client
+	// other than the daemon publishing to one of the daemon's topics.
+	Report func(event.Event)
 }
 
 // ListenerOptions configure an optional listener of the embedded broker.
@@ -91,8 +95,8 @@ type ListenerOptions struct {
 	TLSCfg *tls.Config
 }
 
-// BrokerStats are counters of the embedded broker.
-type BrokerStats struct {
+// Stats are counters of the embedded broker.
+type Stats struct {
 	Clients         int64  // clients connected now, the daemon included
 	LoginsRefused   uint64 // connections refused at login
 	PublishesDenied uint64 // publishes dropped: only the daemon publishes there
@@ -105,22 +109,24 @@ type Broker struct {
 	tcp    *listeners.TCP
 	tls    *listeners.TCP
 	ws     *wsListener
-	opts   BrokerOptions
+	opts   Options
 
 	daemon    *daemonLogin // nil without DaemonClientID
 	users     map[string]User
 	anonymous bool
-	policy    policy
+	policy    topic.Policy
 	authLog   *slog.Logger
-	authLimit limiter
+	authLimit lograte.Limiter // refused logins
+	// refuseLimit rate-limits the log of refused publishes.
+	refuseLimit lograte.Limiter
 
 	loginsRefused atomic.Uint64
 	denied        atomic.Uint64
 }
 
-// StartBroker listens on opts.Listen (and the optional TLS and WebSocket
+// Start listens on opts.Listen (and the optional TLS and WebSocket
 // addresses) and serves MQTT until Close.
-func StartBroker(opts BrokerOptions) (*Broker, error) {
+func Start(opts Options) (*Broker, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -135,13 +141,14 @@ func StartBroker(opts BrokerOptions) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{
-		opts:      opts,
-		daemon:    daemon,
-		users:     make(map[string]User, len(opts.Users)),
-		anonymous: len(opts.Users) == 0 || opts.AllowAnonymous,
-		policy:    policy{topics: topics{base: opts.BaseTopic}, discovery: opts.DiscoveryPrefix, status: opts.StatusTopic},
-		authLog:   opts.AuthLogger,
-		authLimit: limiter{every: time.Second},
+		opts:        opts,
+		daemon:      daemon,
+		users:       make(map[string]User, len(opts.Users)),
+		anonymous:   len(opts.Users) == 0 || opts.AllowAnonymous,
+		policy:      topic.Policy{Layout: topic.Layout{Base: opts.BaseTopic}, Discovery: opts.DiscoveryPrefix, Status: opts.StatusTopic},
+		authLog:     opts.AuthLogger,
+		authLimit:   lograte.Limiter{Every: time.Second},
+		refuseLimit: lograte.Limiter{Every: time.Second},
 	}
 	for _, u := range opts.Users {
 		b.users[u.Username] = u
@@ -238,8 +245,8 @@ func (b *Broker) DaemonLogin() (username, password string) {
 }
 
 // Stats returns the broker's counters.
-func (b *Broker) Stats() BrokerStats {
-	return BrokerStats{
+func (b *Broker) Stats() Stats {
+	return Stats{
 		Clients:         atomic.LoadInt64(&b.server.Info.ClientsConnected),
 		LoginsRefused:   b.loginsRefused.Load(),
 		PublishesDenied: b.denied.Load(),
@@ -269,10 +276,10 @@ func (b *Broker) authenticate(cl *mochi.Client, pk packets.Packet) error {
 		return ErrWrongPassword
 	}
 	if pk.Connect.WillFlag {
-		topic := pk.Connect.WillTopic
-		if (b.daemon != nil && b.policy.daemonOnly(topic)) ||
-			(pk.Connect.WillRetain && b.policy.topics.parse(topic).isCommand()) {
-			return fmt.Errorf("%w: %q", ErrWillTopic, topic)
+		will := pk.Connect.WillTopic
+		if (b.daemon != nil && b.policy.DaemonOnly(will)) ||
+			(pk.Connect.WillRetain && b.policy.IsCommand(will)) {
+			return fmt.Errorf("%w: %q", ErrWillTopic, will)
 		}
 	}
 	return nil
@@ -281,14 +288,14 @@ func (b *Broker) authenticate(cl *mochi.Client, pk packets.Packet) error {
 // refusedLogin counts and logs a refused connection; never the password.
 func (b *Broker) refusedLogin(cl *mochi.Client, pk packets.Packet, err error) {
 	b.loginsRefused.Add(1)
-	ok, suppressed := b.authLimit.allow(time.Now())
+	ok, suppressed := b.authLimit.Allow(time.Now())
 	if !ok {
 		return
 	}
-	attrs := []any{"client_id", cl.ID, "username", string(pk.Connect.Username),
-		"remote", cl.Net.Remote, "listener", cl.Net.Listener, "reason", err}
+	attrs := []any{logkey.ClientID, cl.ID, logkey.Username, string(pk.Connect.Username),
+		logkey.Remote, cl.Net.Remote, logkey.Listener, cl.Net.Listener, logkey.Reason, err}
 	if suppressed > 0 {
-		attrs = append(attrs, "refused_since_last_log", suppressed)
+		attrs = append(attrs, logkey.NotLoggedSince, suppressed)
 	}
 	b.authLog.Warn("embedded broker refused a client", attrs...)
 }
@@ -330,20 +337,44 @@ func (h *brokerHook) OnACLCheck(*mochi.Client, string, bool) bool { return true 
 // reported.
 func (h *brokerHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
 	b := h.broker
-	if b.daemon != nil && !b.daemon.is(cl) && b.policy.daemonOnly(pk.TopicName) {
+	if b.daemon != nil && !b.daemon.is(cl) && b.policy.DaemonOnly(pk.TopicName) {
 		b.denied.Add(1)
-		if b.opts.OnDenied != nil {
-			b.opts.OnDenied(cl.ID, pk.TopicName, pk.Payload)
-		}
+		b.report(pk, fmt.Errorf("client %q: %w", cl.ID, topic.ErrDaemonTopic))
 		return pk, refuse(cl, pk, packets.ErrNotAuthorized)
 	}
-	if !pk.FixedHeader.Retain || !b.policy.topics.parse(pk.TopicName).isCommand() {
+	if !pk.FixedHeader.Retain || !b.policy.IsCommand(pk.TopicName) {
 		return pk, nil
 	}
-	if len(pk.Payload) > 0 && b.opts.OnRefused != nil {
-		b.opts.OnRefused(cl.ID, pk.TopicName, pk.Payload)
+	if len(pk.Payload) > 0 {
+		b.report(pk, topic.ErrRetainedCommand)
 	}
 	return pk, refuse(cl, pk, packets.ErrRetainNotSupported)
+}
+
+// report logs a refused publish (at most a line a second) and tells
+// Options.Report of it.
+func (b *Broker) report(pk packets.Packet, err error) {
+	if ok, suppressed := b.refuseLimit.Allow(time.Now()); ok {
+		b.authLog.Warn("embedded broker refused a publish", logkey.Topic, pk.TopicName, logkey.Reason, err,
+			logkey.NotLoggedSince, suppressed)
+	}
+	if b.opts.Report != nil {
+		b.opts.Report(event.New(time.Now(), event.LevelError, b.policy.DeviceOf(pk.TopicName), pk.TopicName, pk.Payload, err))
+	}
+}
+
+// refuse is what OnPublish returns to drop pk without storing or
+// delivering it. mochi acts on a returned code only for MQTT 5 at QoS 1
+// (a PUBACK with the reason); for MQTT 3.1.1, QoS 0 and QoS 2 it must be
+// CodeSuccessIgnore: acknowledged as usual and dropped, as mosquitto does.
+// (Refusing in OnACLCheck instead would make mochi disconnect a 3.1.1
+// client that published at QoS 1, and its retry after reconnecting would
+// loop.)
+func refuse(cl *mochi.Client, pk packets.Packet, code packets.Code) error {
+	if cl.Properties.ProtocolVersion == 5 && pk.FixedHeader.Qos == 1 {
+		return code
+	}
+	return packets.CodeSuccessIgnore
 }
 
 // compile-time check that the hook has the methods mochi calls.

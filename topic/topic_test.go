@@ -1,9 +1,13 @@
-package bridge
+package topic_test
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pidicon/pidicon-mqtt/topic"
+)
 
 func TestPolicy_DaemonOnly(t *testing.T) {
-	p := policy{topics: topics{base: "pidicon"}, discovery: "homeassistant", status: "homeassistant/status"}
+	p := topic.Policy{Layout: topic.Layout{Base: "pidicon"}, Discovery: "homeassistant", Status: "homeassistant/status"}
 	cases := map[string]bool{
 		// The daemon's topics.
 		"pidicon":                                        true,
@@ -33,20 +37,20 @@ func TestPolicy_DaemonOnly(t *testing.T) {
 		"zigbee2mqtt/lamp":                               false,
 		"accept-probe/1":                                 false,
 	}
-	for topic, want := range cases {
-		if got := p.daemonOnly(topic); got != want {
-			t.Errorf("daemonOnly(%q) = %v, want %v", topic, got, want)
+	for tp, want := range cases {
+		if got := p.DaemonOnly(tp); got != want {
+			t.Errorf("DaemonOnly(%q) = %v, want %v", tp, got, want)
 		}
 	}
-	nested := policy{topics: topics{base: "home/pidicon"}, discovery: "homeassistant"}
-	for topic, want := range map[string]bool{
+	nested := topic.Policy{Layout: topic.Layout{Base: "home/pidicon"}, Discovery: "homeassistant"}
+	for tp, want := range map[string]bool{
 		"home/pidicon/demo/state":                            true,
 		"home/pidicon/demo/brightness/set":                   false,
 		"home/other":                                         false,
 		"homeassistant/light/home/pidicon/demo_light/config": true,
 	} {
-		if got := nested.daemonOnly(topic); got != want {
-			t.Errorf("base home/pidicon: daemonOnly(%q) = %v, want %v", topic, got, want)
+		if got := nested.DaemonOnly(tp); got != want {
+			t.Errorf("base home/pidicon: DaemonOnly(%q) = %v, want %v", tp, got, want)
 		}
 	}
 }

@@ -1,0 +1,45 @@
+// Package logkey names the attributes of the daemon's log lines, so that
+// every part of it writes the same key for the same thing, in one style
+// (lower case, words joined by '_'), and a log search finds them all.
+package logkey
+
+// Attribute keys.
+const (
+	Address        = "address"
+	After          = "after"
+	Attempts       = "attempts"
+	ClientID       = "client_id"
+	Config         = "config"
+	Configured     = "configured"
+	Count          = "count"
+	Device         = "device"
+	Entries        = "entries"
+	Error          = "error"
+	Fields         = "fields"
+	File           = "file"
+	Files          = "files"
+	Generation     = "generation"
+	Hint           = "hint"
+	Host           = "host"
+	ID             = "id"
+	Key            = "key"
+	Line           = "line"
+	Listener       = "listener"
+	MovedTo        = "moved_to"
+	NotLoggedSince = "not_logged_since_last"
+	Path           = "path"
+	PlayState      = "play_state"
+	Reason         = "reason"
+	Remote         = "remote"
+	Scene          = "scene"
+	Topic          = "topic"
+	Type           = "type"
+	URL            = "url"
+	Username       = "username"
+	Version        = "version"
+	Took           = "took"
+	Component      = "component"
+	Changed        = "changed"
+	Timestamp      = "timestamp"
+	StartupScene   = "startup_scene"
+)

@@ -1,0 +1,33 @@
+// Package lograte limits how often a log line is written, so that a
+// client hammering the daemon, or a device that keeps failing, cannot
+// flood the log: one line per period, and a count of those left out.
+package lograte
+
+import (
+	"sync"
+	"time"
+)
+
+// Limiter lets one line through per Every and counts the rest. The zero
+// value lets every line through. It is safe for concurrent use.
+type Limiter struct {
+	Every time.Duration
+
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+// Allow reports whether to log now, and how many lines were left out since
+// the last one that was let through.
+func (l *Limiter) Allow(now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() && now.Sub(l.last) < l.Every {
+		l.suppressed++
+		return false, 0
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	return true, n
+}
