@@ -249,9 +249,12 @@ func (p *bdfParser) bitmapRow(width int) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if len(fields) != 1 {
+		return 0, fmt.Errorf("line %d: bitmap row has %d fields, want 1", p.line, len(fields))
+	}
 	hex := fields[0]
 	need := 2 * ((width + 7) / 8)
-	if len(fields) != 1 || len(hex) < need || len(hex) > 16 || len(hex)%2 != 0 {
+	if len(hex) < need || len(hex) > 16 || len(hex)%2 != 0 {
 		return 0, fmt.Errorf("line %d: bitmap row %q does not fit width %d", p.line, hex, width)
 	}
 	row, err := strconv.ParseUint(hex, 16, 64)
