@@ -180,6 +180,9 @@ func (p *bdfParser) glyph(f *Font) error {
 			if encoding, err = strconv.ParseInt(fields[1], 10, 32); err != nil {
 				return fmt.Errorf("line %d: ENCODING: %w", p.line, err)
 			}
+			if encoding != -1 && (encoding < 0 || !utf8.ValidRune(rune(encoding))) {
+				return fmt.Errorf("line %d: ENCODING %d is not a Unicode code point", p.line, encoding)
+			}
 			haveEncoding = true
 		case "DWIDTH":
 			if err := p.ints(fields, dwidth[:]); err != nil {
@@ -232,7 +235,10 @@ func (p *bdfParser) glyph(f *Font) error {
 			if fields[0] != "ENDCHAR" {
 				return fmt.Errorf("line %d: want ENDCHAR after %d bitmap rows", p.line, bbx[1])
 			}
-			return f.add(encoding, g)
+			if err := f.add(encoding, g); err != nil {
+				return fmt.Errorf("line %d: %w", p.line, err)
+			}
+			return nil
 		case "ENDCHAR":
 			return fmt.Errorf("line %d: glyph without BITMAP", p.line)
 		case "STARTCHAR", "ENDFONT":
@@ -252,16 +258,16 @@ func (p *bdfParser) bitmapRow(width int) (uint64, error) {
 	if len(fields) != 1 {
 		return 0, fmt.Errorf("line %d: bitmap row has %d fields, want 1", p.line, len(fields))
 	}
-	hex := fields[0]
+	digits := fields[0]
 	need := 2 * ((width + 7) / 8)
-	if len(hex) < need || len(hex) > 16 || len(hex)%2 != 0 {
-		return 0, fmt.Errorf("line %d: bitmap row %q does not fit width %d", p.line, hex, width)
+	if len(digits) < need || len(digits) > 16 || len(digits)%2 != 0 {
+		return 0, fmt.Errorf("line %d: bitmap row %q does not fit width %d", p.line, digits, width)
 	}
-	row, err := strconv.ParseUint(hex, 16, 64)
+	row, err := strconv.ParseUint(digits, 16, 64)
 	if err != nil {
 		return 0, fmt.Errorf("line %d: bitmap row: %w", p.line, err)
 	}
-	row <<= 64 - 4*uint(len(hex))
+	row <<= 64 - 4*uint(len(digits))
 	if width == 0 {
 		return 0, nil
 	}
@@ -299,15 +305,13 @@ func (p *bdfParser) size(fields []string) (int, error) {
 // inCell reports whether an offset lies within one cell either way.
 func inCell(v int) bool { return v >= -maxCell && v <= maxCell }
 
-// add stores g under encoding; unencoded glyphs (-1) are dropped.
+// add stores g under encoding, a Unicode code point or -1 for an
+// unencoded glyph, which is dropped.
 func (f *Font) add(encoding int64, g glyph) error {
 	if encoding == -1 {
 		return nil
 	}
 	r := rune(encoding)
-	if encoding < 0 || !utf8.ValidRune(r) {
-		return fmt.Errorf("ENCODING %d is not a Unicode code point", encoding)
-	}
 	if f.Has(r) {
 		return fmt.Errorf("ENCODING %d given twice", encoding)
 	}

@@ -84,7 +84,8 @@ func (f *Font) Width(s string) int {
 // font lacks, and each byte of s that is not valid UTF-8, is drawn as the
 // outline of a box the size of the font's cell, one column narrower so
 // that neighbouring boxes stay apart. Line breaks are not interpreted: a
-// '\n' is drawn as a box too. Draw does not allocate.
+// '\n' is drawn as a box too. With a nil dst Draw only measures. Draw does
+// not allocate.
 func (f *Font) Draw(dst *image.RGBA, x, y int, s string, c color.RGBA) int {
 	if dst == nil {
 		return x + f.Width(s)
