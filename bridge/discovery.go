@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/pidicon/pidicon-mqtt/internal/logkey"
 	"github.com/pidicon/pidicon-mqtt/state"
 	"github.com/pidicon/pidicon-mqtt/topic"
 )
@@ -196,7 +197,7 @@ func (b *Bridge) discoveryConfigs() []message {
 	for _, e := range b.entities() {
 		js, err := json.Marshal(e.config)
 		if err != nil {
-			b.log.Error("encode discovery config", "entity", e.objectID, "error", err)
+			b.log.Error("encode discovery config", logkey.Entity, e.objectID, logkey.Error, err)
 			continue
 		}
 		b.discovery = append(b.discovery, message{topic: b.discoveryTopic(e), payload: js, retain: true})
@@ -233,7 +234,7 @@ func (b *Bridge) clearStale(configs []string, devices []string) {
 		}
 	}
 	if len(cleared) > 0 {
-		b.log.Info("cleared discovery configs of entities no longer configured", "topics", strings.Join(cleared, ", "))
+		b.log.Info("cleared discovery configs of entities no longer configured", logkey.Topics, strings.Join(cleared, ", "))
 	}
 	for _, id := range devices {
 		if _, ok := b.devices[id]; ok || id == topic.BridgeID {
@@ -242,6 +243,6 @@ func (b *Bridge) clearStale(configs []string, devices []string) {
 		for _, suffix := range append(state.Fields(), topic.State, topic.Availability, topic.Metrics, topic.Frame) {
 			b.retain(b.topics.Device(id, suffix), nil)
 		}
-		b.log.Info("cleared the retained topics of a device no longer configured", "device", id)
+		b.log.Info("cleared the retained topics of a device no longer configured", logkey.Device, id)
 	}
 }

@@ -43,7 +43,7 @@ func (b *Bridge) restore(broker map[string][]byte) state.RestoreResult {
 		}
 		if r.HostTakenBy != "" {
 			log.Warn("the state file's entry for this device's host address went to another device",
-				logkey.Host, d.Host, "claimed_by", r.HostTakenBy)
+				logkey.Host, d.Host, logkey.ClaimedBy, r.HostTakenBy)
 		}
 		if r.FileClamped {
 			log.Warn("state file entry is dated in the future; treated as undated")
@@ -139,9 +139,9 @@ func (b *Bridge) restoreFromBroker(ctx context.Context) {
 	}
 	b.clearStale(configs, seen)
 	b.log.Info("state restored (newest of file and broker wins)",
-		"from_file", counts[state.FromFile], "from_broker", counts[state.FromBroker],
-		"from_defaults", counts[state.FromDefaults], "retained_seen", len(got),
-		"complete", synced, logkey.Took, time.Since(start).Round(time.Millisecond))
+		logkey.FromFile, counts[state.FromFile], logkey.FromBroker, counts[state.FromBroker],
+		logkey.FromDefaults, counts[state.FromDefaults], logkey.RetainedSeen, len(got),
+		logkey.Complete, synced, logkey.Took, time.Since(start).Round(time.Millisecond))
 }
 
 // recordFound keeps a retained message seen while restoring.

@@ -13,6 +13,7 @@ import (
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/pidicon/pidicon-mqtt/device"
+	"github.com/pidicon/pidicon-mqtt/internal/logkey"
 )
 
 // connectLogEvery rate-limits the log of a connection failure that keeps
@@ -145,9 +146,9 @@ func (b *Bridge) connectFailed(err error, now time.Time) {
 	if !log {
 		return
 	}
-	attrs := []any{"url", b.opts.URL, "error", err}
+	attrs := []any{logkey.URL, b.opts.URL, logkey.Error, err}
 	if hint := connectHint(err); hint != "" {
-		attrs = append(attrs, "hint", hint)
+		attrs = append(attrs, logkey.Hint, hint)
 	}
 	b.log.Error("cannot connect to the MQTT broker; retrying", attrs...)
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/pidicon/pidicon-mqtt/internal/logkey"
 )
 
 // errTextFrame is a WebSocket text frame: MQTT travels in binary frames.
@@ -92,7 +94,7 @@ func (l *wsListener) Serve(establish listeners.EstablishFn) {
 			}
 			conn := &wsConn{Conn: ws.NetConn(), ws: ws}
 			if err := establish(l.id, conn); err != nil {
-				l.log.Debug("websocket client", "remote", r.RemoteAddr, "error", err)
+				l.log.Debug("websocket client", logkey.Remote, r.RemoteAddr, logkey.Error, err)
 			}
 		}),
 	}
@@ -105,7 +107,7 @@ func (l *wsListener) Serve(establish listeners.EstablishFn) {
 	ln := l.ln
 	l.mu.Unlock()
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		l.log.Error("websocket listener stopped", "error", err)
+		l.log.Error("websocket listener stopped", logkey.Error, err)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/device/scene"
+	"github.com/pidicon/pidicon-mqtt/internal/logkey"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
 
@@ -150,7 +151,7 @@ func NewController(opts Options) *Controller {
 		opts:  opts,
 		size:  opts.Driver.Size(),
 		level: level,
-		log:   slog.New(NewLevelHandler(opts.LogHandler, level)).With("device", opts.ID),
+		log:   slog.New(NewLevelHandler(opts.LogHandler, level)).With(logkey.Device, opts.ID),
 		wake:  make(chan struct{}, 1),
 	}
 }
@@ -322,7 +323,7 @@ func (r *run) takeDesired() {
 		r.startScene()
 	}
 	if !first && !restart && st.ActiveScene == prev.ActiveScene && st.PlayState != prev.PlayState {
-		r.log.Debug("play state", "from", prev.PlayState, "to", st.PlayState)
+		r.log.Debug("play state", logkey.From, prev.PlayState, logkey.To, st.PlayState)
 		r.playStateChanged()
 	}
 }
@@ -334,7 +335,7 @@ func (r *run) startScene() {
 	r.frameNo = 0
 	sc, ok := r.opts.Scenes.Lookup(r.desired.ActiveScene)
 	if !ok || !sc.Supports(r.Size()) {
-		r.log.Error("scene cannot run here; showing black", "scene", r.desired.ActiveScene)
+		r.log.Error("scene cannot run here; showing black", logkey.Scene, r.desired.ActiveScene)
 		sc = scene.Scene{Name: r.desired.ActiveScene, Render: func(dst *image.RGBA, _ scene.Frame) { fillBlack(dst) }}
 	}
 	r.sc = sc
@@ -347,7 +348,7 @@ func (r *run) startScene() {
 	if fps > 0 {
 		r.interval = time.Duration(float64(time.Second) / fps)
 	}
-	r.log.Info("scene started", "scene", sc.Name, "generation", r.gen, "playState", r.desired.PlayState)
+	r.log.Info("scene started", logkey.Scene, sc.Name, logkey.Generation, r.gen, logkey.PlayState, r.desired.PlayState)
 	r.playStateChanged()
 }
 
@@ -435,7 +436,7 @@ func (r *run) probe(now time.Time) {
 		r.nextProbe = now.Add(r.opts.ProbeEvery)
 		if !r.online || !r.known {
 			if r.known {
-				r.log.Warn("device answers again", "after_failures", r.failures)
+				r.log.Warn("device answers again", logkey.AfterFailures, r.failures)
 			} else {
 				r.log.Info("device answers")
 			}
@@ -457,13 +458,13 @@ func (r *run) failed(err error) {
 	r.failures++
 	r.nextProbe = time.Now().Add(r.backoff())
 	if r.online || !r.known {
-		r.log.Warn("device does not answer; retrying with backoff", "error", err)
+		r.log.Warn("device does not answer; retrying with backoff", logkey.Error, err)
 		r.obs.Fault(r.opts.ID, err)
 		r.setOnline(false)
 		return
 	}
 	if r.failures%10 == 0 {
-		r.log.Debug("device still does not answer", "attempts", r.failures, "error", err)
+		r.log.Debug("device still does not answer", logkey.Attempts, r.failures, logkey.Error, err)
 	}
 }
 
@@ -504,7 +505,7 @@ func (r *run) converge() {
 			return
 		}
 		r.applied.brightness = &d.Brightness
-		r.log.Debug("brightness applied", "brightness", d.Brightness)
+		r.log.Debug("brightness applied", logkey.Brightness, d.Brightness)
 	}
 	if r.applied.display == nil || *r.applied.display != d.DisplayOn {
 		if err := r.call(func(ctx context.Context) error { return r.opts.Driver.SetDisplay(ctx, d.DisplayOn) }); err != nil {
@@ -512,7 +513,7 @@ func (r *run) converge() {
 			return
 		}
 		r.applied.display = &d.DisplayOn
-		r.log.Debug("display applied", "on", d.DisplayOn)
+		r.log.Debug("display applied", logkey.On, d.DisplayOn)
 	}
 	if !r.shownOK && r.shownGen == r.gen && r.gen > 0 && r.nextFrame.IsZero() {
 		// Back from an outage with the loop paused or stopped: show the
@@ -532,7 +533,7 @@ func (r *run) commandFailed(what string, err error) {
 		r.failed(err)
 		return
 	}
-	r.log.Warn("device refused a command", "command", what, "error", err)
+	r.log.Warn("device refused a command", logkey.Command, what, logkey.Error, err)
 	r.obs.Fault(r.opts.ID, errors.Join(errors.New(what), err))
 	// Try again later rather than in a tight loop.
 	r.holdUntil = time.Now().Add(r.backoffFor(1))
@@ -612,7 +613,7 @@ func (r *run) maybePreview(now time.Time) {
 	}
 	r.pngBuf.Reset()
 	if err := r.opts.Previews.Encode(&r.pngBuf, r.shown); err != nil {
-		r.log.Error("encode frame preview", "error", err)
+		r.log.Error("encode frame preview", logkey.Error, err)
 		return
 	}
 	r.previewAt = now

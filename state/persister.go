@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/internal/atomicfile"
+	"github.com/pidicon/pidicon-mqtt/internal/logkey"
 )
 
 // PersisterOptions configure a Persister.
@@ -130,7 +131,7 @@ func (p *Persister) Run(ctx context.Context) error {
 			if now := time.Now(); failures == 1 || now.Sub(lastLog) >= failureLogEvery {
 				lastLog = now
 				p.opts.Logger.Error("cannot write state file; state is kept in memory and retried",
-					"path", p.opts.Path, "attempts", failures, "error", err)
+					logkey.Path, p.opts.Path, logkey.Attempts, failures, logkey.Error, err)
 			}
 			if p.opts.OnError != nil {
 				p.opts.OnError(err)
@@ -138,7 +139,7 @@ func (p *Persister) Run(ctx context.Context) error {
 			return err
 		}
 		if failures > 0 {
-			p.opts.Logger.Warn("state file written again after failures", "path", p.opts.Path, "failed_attempts", failures)
+			p.opts.Logger.Warn("state file written again after failures", logkey.Path, p.opts.Path, logkey.FailedAttempts, failures)
 		}
 		failures = 0
 		written = snap.rev

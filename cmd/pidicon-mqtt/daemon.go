@@ -149,7 +149,7 @@ func openStateFile(cfg StateConfig, log *slog.Logger) (doc *state.Document, quar
 	doc, err := state.ReadFile(cfg.Path)
 	switch {
 	case err == nil:
-		log.Info("state file read", logkey.Path, cfg.Path, logkey.Entries, len(doc.Devices), "written", state.FormatTime(doc.Timestamp))
+		log.Info("state file read", logkey.Path, cfg.Path, logkey.Entries, len(doc.Devices), logkey.Written, state.FormatTime(doc.Timestamp))
 		return doc, false
 	case errors.Is(err, fs.ErrNotExist):
 		log.Info("no state file yet: first start", logkey.Path, cfg.Path)

@@ -33,13 +33,13 @@ func startBroker(cfg Config, sec secrets, handler slog.Handler, level slog.Level
 	if err != nil {
 		return nil, err
 	}
-	attrs := []any{logkey.Address, embedded.Addr(), "users", len(sec.users),
-		"anonymous", len(sec.users) == 0 || cfg.Broker.AllowAnonymous}
+	attrs := []any{logkey.Address, embedded.Addr(), logkey.Users, len(sec.users),
+		logkey.Anonymous, len(sec.users) == 0 || cfg.Broker.AllowAnonymous}
 	if a := embedded.TLSAddr(); a != "" {
-		attrs = append(attrs, "tls_address", a)
+		attrs = append(attrs, logkey.TLSAddress, a)
 	}
 	if a := embedded.WebSocketAddr(); a != "" {
-		attrs = append(attrs, "websocket_address", a)
+		attrs = append(attrs, logkey.WebSocketAddress, a)
 	}
 	blog.Info("embedded MQTT broker listening", attrs...)
 	return embedded, nil

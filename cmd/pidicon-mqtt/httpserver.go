@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/broker"
+	"github.com/pidicon/pidicon-mqtt/internal/logkey"
 
 	"github.com/pidicon/pidicon-mqtt/bridge"
 	"github.com/pidicon/pidicon-mqtt/state"
@@ -73,10 +74,10 @@ func serveHTTP(listen string, o *observed, log *slog.Logger) (func(), error) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("HTTP endpoint stopped", "error", err)
+			log.Error("HTTP endpoint stopped", logkey.Error, err)
 		}
 	})
-	log.Info("HTTP endpoint listening", "address", ln.Addr().String(), "paths", "/healthz /metrics")
+	log.Info("HTTP endpoint listening", logkey.Address, ln.Addr().String(), logkey.Paths, "/healthz /metrics")
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
