@@ -417,19 +417,7 @@ func waitTopics(t *testing.T, c *mqtttest.Client, mark int, want []string) {
 // waitState waits for a state message of device id that satisfies ok.
 func waitState(t *testing.T, c *mqtttest.Client, id string, ok func(state.State) bool) state.State {
 	t.Helper()
-	var st state.State
-	c.WaitFor(5*time.Second, id+" state", func(m mqtttest.Msg) bool {
-		if m.Topic != topic(id, "state") {
-			return false
-		}
-		s, err := state.ParseStateJSON(m.Payload)
-		if err == nil && ok(s) {
-			st = s
-			return true
-		}
-		return false
-	})
-	return st
+	return c.WaitState(5*time.Second, base, id, ok)
 }
 
 // TestBridge_SceneNotForThisDisplay chooses a scene the display's size

@@ -15,6 +15,7 @@ import (
 	"github.com/pidicon/pidicon-mqtt/device/sim"
 	"github.com/pidicon/pidicon-mqtt/event"
 	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
 
@@ -84,14 +85,8 @@ func startDaemonOpts(t *testing.T, url, baseTopic string, ids []string, report *
 	logs := slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})
 	var devices []bridge.Device
 	for _, id := range ids {
-		p := sim.NewPixoo()
-		srv := sim.NewServer(p)
-		addr, err := srv.Start("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Close(); srv.Close() })
-		drv, err := pixoo64.New(addr, pixoo64.Options{})
+		p, srv := testkit.StartPixoo(t)
+		drv, err := pixoo64.New(srv.Addr(), pixoo64.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

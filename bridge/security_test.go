@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/pidicon/pidicon-mqtt/broker"
 	"github.com/pidicon/pidicon-mqtt/event"
 	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
 
@@ -38,30 +38,12 @@ func users(t *testing.T) []broker.User {
 	}
 }
 
-// lockedBuffer collects logs written from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // secured starts the embedded broker as the daemon does: the daemon's
 // client id reserved, users, the policy on the daemon's topics. Its auth
 // log goes to the returned buffer (and the test's output).
-func secured(t *testing.T, report *event.Log, tune func(*broker.Options)) (*broker.Broker, *lockedBuffer) {
+func secured(t *testing.T, report *event.Log, tune func(*broker.Options)) (*broker.Broker, *testkit.Buffer) {
 	t.Helper()
-	logs := new(lockedBuffer)
+	logs := new(testkit.Buffer)
 	opts := broker.Options{
 		Listen:          "127.0.0.1:0",
 		BaseTopic:       base,
@@ -432,7 +414,7 @@ func TestBridge_ConnectFailureIsExplained(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := new(lockedBuffer)
+	logs := new(testkit.Buffer)
 	br := bridge.New(bridge.Options{
 		URL:       "ssl://" + b.TLSAddr(),
 		BaseTopic: base,

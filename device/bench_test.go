@@ -13,6 +13,7 @@ import (
 	"github.com/pidicon/pidicon-mqtt/device"
 	"github.com/pidicon/pidicon-mqtt/device/pixoo64"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
 
@@ -47,7 +48,7 @@ func BenchmarkFrame(b *testing.B) {
 			io.Copy(io.Discard, r.Body)
 			w.Write([]byte(`{"error_code":0}`))
 		})
-		drv, err := pixoo64.New("127.0.0.1:80", pixoo64.Options{HTTPClient: &http.Client{Transport: handlerTransport{ok}}})
+		drv, err := pixoo64.New("127.0.0.1:80", pixoo64.Options{HTTPClient: &http.Client{Transport: testkit.HandlerTransport{Handler: ok}}})
 		if err != nil {
 			b.Fatal(err)
 		}

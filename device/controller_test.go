@@ -7,7 +7,6 @@ import (
 	"image/color"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/pidicon/pidicon-mqtt/device/pixoo64"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
 	"github.com/pidicon/pidicon-mqtt/device/sim"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
 
@@ -85,17 +85,12 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 // realDevice is a simulated Pixoo on a loopback port with the real driver.
 func realDevice(t testing.TB) (*sim.Pixoo, *sim.Server, *pixoo64.Client) {
 	t.Helper()
-	p := sim.NewPixoo()
-	srv := sim.NewServer(p)
-	addr, err := srv.Start("127.0.0.1:0")
+	p, srv := testkit.StartPixoo(t)
+	drv, err := pixoo64.New(srv.Addr(), pixoo64.Options{Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	drv, err := pixoo64.New(addr, pixoo64.Options{Timeout: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { drv.Close(); p.Close(); srv.Close() })
+	t.Cleanup(drv.Close)
 	return p, srv, drv
 }
 
@@ -206,20 +201,6 @@ func equalBools(a, b []bool) bool {
 	return true
 }
 
-// handlerTransport sends requests straight to an http.Handler, in the
-// caller's goroutine: the real driver and the real simulator without a
-// network, so that a synctest bubble's fake clock covers both.
-type handlerTransport struct{ h http.Handler }
-
-func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, req)
-	if err := req.Context().Err(); err != nil {
-		return nil, err
-	}
-	return rec.Result(), nil
-}
-
 // pushLog is a Driver that records every frame pushed, with the fake time
 // the push started, around the real driver.
 type pushLog struct {
@@ -268,11 +249,11 @@ func (l *pushLog) since(t time.Time) []push {
 	return out
 }
 
-// bubbleDevice is a simulated Pixoo reached through handlerTransport, for
-// use inside a synctest bubble.
+// bubbleDevice is a simulated Pixoo reached through testkit.HandlerTransport,
+// for use inside a synctest bubble.
 func bubbleDevice(t *testing.T) (*sim.Pixoo, *pushLog) {
 	p := sim.NewPixoo()
-	drv, err := pixoo64.New("127.0.0.1:80", pixoo64.Options{HTTPClient: &http.Client{Transport: handlerTransport{p}}})
+	drv, err := pixoo64.New("127.0.0.1:80", pixoo64.Options{HTTPClient: &http.Client{Transport: testkit.HandlerTransport{Handler: p}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +390,7 @@ func TestController_SlowDeviceSkipsFrames(t *testing.T) {
 // to info, through one output handler: only the second one's logs appear.
 func TestController_LoggingLevelPerDevice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var out syncBuffer
+		var out testkit.Buffer
 		h := slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug})
 		_, la := bubbleDevice(t)
 		_, lb := bubbleDevice(t)
@@ -442,23 +423,6 @@ func TestController_LoggingLevelPerDevice(t *testing.T) {
 			t.Errorf("a debug line passed an info device:\n%s", logs)
 		}
 	})
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestController_ScenePaused starts a scene paused (a state file that says

@@ -1,21 +1,19 @@
 package main_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/device/sim"
 	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
 
@@ -47,31 +45,14 @@ func TestMain(m *testing.M) {
 type proc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testkit.Buffer
 	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startProc runs the daemon with a config file and extra environment.
 func startProc(t *testing.T, config string, env ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, out: new(syncBuffer), done: make(chan struct{})}
+	p := &proc{t: t, out: new(testkit.Buffer), done: make(chan struct{})}
 	p.cmd = exec.Command(binary, "--config", config)
 	p.cmd.Env = append(cleanEnv(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -113,28 +94,14 @@ func (p *proc) stop(sig syscall.Signal, limit time.Duration) int {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testkit.FreePort(t) }
 
 // pixooSim runs a simulated Pixoo 64 in the test process, as a device on
 // the network would be.
 func pixooSim(t *testing.T) (*sim.Pixoo, string) {
 	t.Helper()
-	p := sim.NewPixoo()
-	srv := sim.NewServer(p)
-	addr, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close(); srv.Close() })
-	return p, addr
+	p, srv := testkit.StartPixoo(t)
+	return p, srv.Addr()
 }
 
 func writeConfig(t *testing.T, dir, text string) string {
@@ -149,10 +116,7 @@ func writeConfig(t *testing.T, dir, text string) string {
 // waitState waits until the retained state of id satisfies ok.
 func waitState(t *testing.T, c *mqtttest.Client, id string, ok func(state.State) bool) {
 	t.Helper()
-	c.WaitFor(10*time.Second, id+" state", func(m mqtttest.Msg) bool {
-		st, err := state.ParseStateJSON(m.Payload)
-		return m.Topic == "pidicon/"+id+"/state" && err == nil && ok(st)
-	})
+	c.WaitState(10*time.Second, "pidicon", id, ok)
 }
 
 // TestDaemon_SetStopRestart is the walking skeleton end to end: set over
@@ -183,13 +147,7 @@ devices:
 `, port, statePath, addr))
 
 			d := startProc(t, config, env...)
-			mqtttest.WaitUntil(t, 10*time.Second, "the broker accepts connections", func() bool {
-				c, err := net.Dial("tcp", strings.TrimPrefix(url, "tcp://"))
-				if err == nil {
-					c.Close()
-				}
-				return err == nil
-			})
+			mqtttest.WaitAccepting(t, 10*time.Second, url)
 			c := mqtttest.Connect(t, url)
 			c.Subscribe("pidicon/#")
 			waitState(t, c, "demo", func(s state.State) bool { return s.Brightness == 75 })
@@ -227,13 +185,7 @@ devices:
 			pixoo.PowerCycle()
 			before := len(pixoo.Requests())
 			d = startProc(t, config, env...)
-			mqtttest.WaitUntil(t, 10*time.Second, "the broker accepts connections", func() bool {
-				c, err := net.Dial("tcp", strings.TrimPrefix(url, "tcp://"))
-				if err == nil {
-					c.Close()
-				}
-				return err == nil
-			})
+			mqtttest.WaitAccepting(t, 10*time.Second, url)
 			c2 := mqtttest.Connect(t, url)
 			c2.Subscribe("pidicon/#")
 			waitState(t, c2, "demo", func(s state.State) bool { return s.Brightness == 10 && !s.DisplayOn })
@@ -292,13 +244,7 @@ func TestDaemon_ExampleConfig(t *testing.T) {
 		fmt.Sprintf("PIDICON_BROKER_LISTEN=127.0.0.1:%d", port),
 		"PIDICON_STATE_PATH="+filepath.Join(dir, "state.json"))
 	url := fmt.Sprintf("tcp://127.0.0.1:%d", port)
-	mqtttest.WaitUntil(t, 10*time.Second, "the broker accepts connections", func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
+	mqtttest.WaitAccepting(t, 10*time.Second, fmt.Sprintf("127.0.0.1:%d", port))
 	c := mqtttest.Connect(t, url)
 	c.Subscribe("pidicon/#")
 	m := c.WaitFor(10*time.Second, "bridge/info", func(m mqtttest.Msg) bool { return m.Topic == "pidicon/bridge/info" })

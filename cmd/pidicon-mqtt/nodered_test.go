@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
 
@@ -77,7 +77,7 @@ type nodeRED struct {
 	admin string            // admin HTTP API root
 	ids   map[string]string // node name → node id, from flows.json
 	cmd   *exec.Cmd
-	out   *syncBuffer
+	out   *testkit.Buffer
 	done  chan struct{}
 }
 
@@ -150,7 +150,7 @@ func startNodeRED(t *testing.T, node, redJS string, brokerPort int) *nodeRED {
 		t:     t,
 		admin: fmt.Sprintf("http://127.0.0.1:%d", uiPort),
 		ids:   ids,
-		out:   new(syncBuffer),
+		out:   new(testkit.Buffer),
 		done:  make(chan struct{}),
 	}
 	n.cmd = exec.Command(node, redJS, "--settings", settingsFile, "--userDir", filepath.Join(dir, "user"))
@@ -315,13 +315,7 @@ state: {persist: false}
 devices: [{id: demo, name: Demo, type: sim}]
 `, port))
 	startProc(t, config)
-	mqtttest.WaitUntil(t, 10*time.Second, "the broker accepts connections", func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
+	mqtttest.WaitAccepting(t, 10*time.Second, fmt.Sprintf("127.0.0.1:%d", port))
 	c := mqtttest.Connect(t, url)
 	c.Subscribe("pidicon/demo/state", "pidicon/bridge/event")
 	var current state.State

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pidicon/pidicon-mqtt/device/sim"
 	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
 
@@ -66,16 +67,10 @@ func TestSoak(t *testing.T) {
 	var displays []display
 	var lines []string
 	for i := range 4 {
-		p := sim.NewPixoo()
-		srv := sim.NewServer(p)
-		addr, err := srv.Start("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Close(); srv.Close() })
+		p, srv := testkit.StartPixoo(t)
 		id := fmt.Sprintf("px%d", i)
 		displays = append(displays, display{id, p, srv})
-		lines = append(lines, fmt.Sprintf("  - {id: %s, type: pixoo64, host: %q, probe_interval: 200ms}", id, addr))
+		lines = append(lines, fmt.Sprintf("  - {id: %s, type: pixoo64, host: %q, probe_interval: 200ms}", id, srv.Addr()))
 	}
 	ids := []string{}
 	for _, d := range displays {

@@ -1,7 +1,6 @@
 package awtrix_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,11 +9,9 @@ import (
 	"image/color"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +20,7 @@ import (
 
 	"github.com/pidicon/pidicon-mqtt/device/awtrix"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -30,39 +28,19 @@ func TestMain(m *testing.M) {
 }
 
 // request is one request a fakeDevice got.
-type request struct {
-	Method, Path, Query string
-	ContentType         string
-	Body                string
-}
-
-// call is "METHOD /path?query", for comparing sequences of requests.
-func (r request) call() string {
-	s := r.Method + " " + r.Path
-	if r.Query != "" {
-		s += "?" + r.Query
-	}
-	return s
-}
+type request = testkit.Request
 
 // fakeDevice is an AWTRIX stand-in that records every request verbatim
-// and answers as reply says.
+// and answers as reply says (okReply until setReply).
 type fakeDevice struct {
-	t   *testing.T
+	*testkit.Recorder
 	url string
-
-	mu    sync.Mutex
-	reqs  []request
-	reply func(r request, w http.ResponseWriter) // nil: okReply
 }
 
 func newFakeDevice(t *testing.T) *fakeDevice {
 	t.Helper()
-	d := &fakeDevice{t: t}
-	srv := httptest.NewServer(http.HandlerFunc(d.serve))
-	t.Cleanup(srv.Close)
-	d.url = srv.URL
-	return d
+	r := testkit.NewRecorder(t, okReply)
+	return &fakeDevice{Recorder: r, url: r.URL}
 }
 
 // statsJSON is a GET /api/stats reply of a real clock.
@@ -83,49 +61,22 @@ func okReply(r request, w http.ResponseWriter) {
 	_, _ = w.Write([]byte("OK"))
 }
 
-func (d *fakeDevice) serve(w http.ResponseWriter, r *http.Request) {
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(r.Body); err != nil {
-		d.t.Errorf("read body: %v", err)
-	}
-	req := request{
-		Method:      r.Method,
-		Path:        r.URL.Path,
-		Query:       r.URL.RawQuery,
-		ContentType: r.Header.Get("Content-Type"),
-		Body:        buf.String(),
-	}
-	d.mu.Lock()
-	d.reqs = append(d.reqs, req)
-	reply := d.reply
-	d.mu.Unlock()
-	if reply == nil {
-		reply = okReply
-	}
-	reply(req, w)
-}
-
-// setReply changes the answer to the following requests.
+// setReply changes the answer to the following requests; nil is okReply.
 func (d *fakeDevice) setReply(f func(r request, w http.ResponseWriter)) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.reply = f
+	if f == nil {
+		f = okReply
+	}
+	d.SetReply(f)
 }
 
 // take returns the requests received since the last call.
-func (d *fakeDevice) take() []request {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	reqs := d.reqs
-	d.reqs = nil
-	return reqs
-}
+func (d *fakeDevice) take() []request { return d.Take() }
 
 // calls returns the call of each request.
 func calls(reqs []request) []string {
 	out := make([]string, len(reqs))
 	for i, r := range reqs {
-		out[i] = r.call()
+		out[i] = r.Call()
 	}
 	return out
 }
@@ -152,18 +103,8 @@ func newClient(t *testing.T, host string, opts awtrix.Options) *awtrix.Client {
 	return c
 }
 
-// testFrame returns a 32x8 frame with a distinct colour per pixel, as a
-// sub-image of a larger one so that its origin and stride are not trivial.
-func testFrame() *image.RGBA {
-	big := image.NewRGBA(image.Rect(-5, -3, 50, 20))
-	r := image.Rect(7, 2, 39, 10)
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			big.SetRGBA(x, y, color.RGBA{R: uint8(x * 7), G: uint8(y * 29), B: uint8(x ^ y), A: 0xff})
-		}
-	}
-	return big.SubImage(r).(*image.RGBA)
-}
+// testFrame returns a 32x8 frame with a distinct colour per pixel.
+func testFrame() *image.RGBA { return testkit.Frame(32, 8) }
 
 // wantColors is the bitmap of frame as the "db" instruction carries it.
 func wantColors(frame *image.RGBA) []any {
@@ -272,8 +213,8 @@ func TestClient_SetBrightness(t *testing.T) {
 				t.Fatalf("%d requests, want 1", len(got))
 			}
 			r := got[0]
-			if r.call() != "POST /api/settings" || r.ContentType != "application/json" {
-				t.Errorf("request %s with Content-Type %q, want POST /api/settings, application/json", r.call(), r.ContentType)
+			if r.Call() != "POST /api/settings" || r.ContentType != "application/json" {
+				t.Errorf("request %s with Content-Type %q, want POST /api/settings, application/json", r.Call(), r.ContentType)
 			}
 			if want := fmt.Sprintf(`{"BRI":%d,"ABRI":false}`, tt.bri); r.Body != want {
 				t.Errorf("body %s, want %s", r.Body, want)
@@ -384,7 +325,7 @@ func TestClient_PushFrame(t *testing.T) {
 	}
 	for _, r := range got {
 		if r.ContentType != "application/json" {
-			t.Errorf("%s: Content-Type %q", r.call(), r.ContentType)
+			t.Errorf("%s: Content-Type %q", r.Call(), r.ContentType)
 		}
 	}
 	wantApp := map[string]any{"draw": []any{map[string]any{"db": []any{
@@ -421,7 +362,7 @@ func TestClient_PushFrameColours(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := d.take()
-	if got[0].call() != "POST /api/custom?name=clock-2" || got[1].Body != `{"name":"clock-2"}` {
+	if got[0].Call() != "POST /api/custom?name=clock-2" || got[1].Body != `{"name":"clock-2"}` {
 		t.Fatalf("requests %v, switch body %s", calls(got), got[1].Body)
 	}
 	colours := make([]string, 256)
@@ -467,7 +408,7 @@ func TestClient_SwitchWhenNeeded(t *testing.T) {
 	)
 	failOn := func(call string) func(request, http.ResponseWriter) {
 		return func(r request, w http.ResponseWriter) {
-			if r.call() == call {
+			if r.Call() == call {
 				w.WriteHeader(http.StatusInternalServerError)
 				_, _ = w.Write([]byte("FAILED"))
 				return
@@ -653,26 +594,8 @@ func TestClient_HugeStats(t *testing.T) {
 	}
 }
 
-// hangingServer is a device that takes requests and never answers until
-// the test ends; entered gets a value per request.
-func hangingServer(t *testing.T) (url string, entered <-chan struct{}) {
-	t.Helper()
-	release := make(chan struct{})
-	in := make(chan struct{}, 16)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		in <- struct{}{}
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(release) }) // runs before srv.Close
-	return srv.URL, in
-}
-
 func TestClient_Timeout(t *testing.T) {
-	u, _ := hangingServer(t)
+	u, _ := testkit.HangingServer(t)
 	c := newClient(t, u, awtrix.Options{Timeout: 50 * time.Millisecond})
 	ops := map[string]func() error{
 		"GET /api/stats":     func() error { return c.Probe(t.Context()) },
@@ -695,7 +618,7 @@ func TestClient_Timeout(t *testing.T) {
 }
 
 func TestClient_Cancelled(t *testing.T) {
-	u, entered := hangingServer(t)
+	u, entered := testkit.HangingServer(t)
 	c := newClient(t, u, awtrix.Options{Timeout: time.Minute})
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {

@@ -7,15 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"image"
-	"image/color"
 	"maps"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +22,7 @@ import (
 	"github.com/pidicon/pidicon-mqtt/device/pixoo64"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
 	"github.com/pidicon/pidicon-mqtt/device/sim"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -34,68 +32,53 @@ func TestMain(m *testing.M) {
 // fakeDevice is a Pixoo stand-in that records every request body verbatim
 // and answers as reply says.
 type fakeDevice struct {
+	*testkit.Recorder
 	t   *testing.T
 	url string
-
-	mu     sync.Mutex
-	bodies [][]byte
-	reply  func(cmd string, w http.ResponseWriter) // nil: {"error_code":0}
 }
 
 func newFakeDevice(t *testing.T) *fakeDevice {
 	t.Helper()
 	d := &fakeDevice{t: t}
-	srv := httptest.NewServer(http.HandlerFunc(d.serve))
-	t.Cleanup(srv.Close)
-	d.url = srv.URL
+	d.Recorder = testkit.NewRecorder(t, okReply)
+	d.url = d.URL
 	return d
 }
 
-func (d *fakeDevice) serve(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != "/post" {
-		d.t.Errorf("request %s %s, want POST /post", r.Method, r.URL.Path)
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-		d.t.Errorf("Content-Type %q, want application/json", ct)
-	}
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(r.Body); err != nil {
-		d.t.Errorf("read body: %v", err)
-	}
-	var head struct{ Command string }
-	_ = json.Unmarshal(buf.Bytes(), &head)
-	d.mu.Lock()
-	d.bodies = append(d.bodies, buf.Bytes())
-	reply := d.reply
-	d.mu.Unlock()
-	if reply == nil {
-		_, _ = w.Write([]byte(`{"error_code":0}`))
+// okReply answers {"error_code":0}.
+func okReply(_ testkit.Request, w http.ResponseWriter) { _, _ = w.Write([]byte(`{"error_code":0}`)) }
+
+// setReply changes the answer to the following requests; f gets the
+// request's Command; nil answers {"error_code":0}.
+func (d *fakeDevice) setReply(f func(cmd string, w http.ResponseWriter)) {
+	if f == nil {
+		d.SetReply(okReply)
 		return
 	}
-	reply(head.Command, w)
-}
-
-// setReply changes the answer to the following requests.
-func (d *fakeDevice) setReply(f func(cmd string, w http.ResponseWriter)) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.reply = f
+	d.SetReply(func(r testkit.Request, w http.ResponseWriter) {
+		var head struct{ Command string }
+		_ = json.Unmarshal([]byte(r.Body), &head)
+		f(head.Command, w)
+	})
 }
 
 // take returns the bodies received since the last call, decoded with
-// numbers as json.Number.
+// numbers as json.Number; every request must be a JSON POST to /post.
 func (d *fakeDevice) take() []map[string]any {
 	d.t.Helper()
-	d.mu.Lock()
-	bodies := d.bodies
-	d.bodies = nil
-	d.mu.Unlock()
-	out := make([]map[string]any, len(bodies))
-	for i, b := range bodies {
-		dec := json.NewDecoder(bytes.NewReader(b))
+	reqs := d.Take()
+	out := make([]map[string]any, len(reqs))
+	for i, r := range reqs {
+		if r.Method != http.MethodPost || r.Path != "/post" {
+			d.t.Errorf("request %s %s, want POST /post", r.Method, r.Path)
+		}
+		if r.ContentType != "application/json" {
+			d.t.Errorf("Content-Type %q, want application/json", r.ContentType)
+		}
+		dec := json.NewDecoder(strings.NewReader(r.Body))
 		dec.UseNumber()
 		if err := dec.Decode(&out[i]); err != nil {
-			d.t.Fatalf("body %q is not a JSON object: %v", b, err)
+			d.t.Fatalf("body %q is not a JSON object: %v", r.Body, err)
 		}
 	}
 	return out
@@ -125,18 +108,8 @@ func newClient(t *testing.T, host string, opts pixoo64.Options) *pixoo64.Client 
 	return c
 }
 
-// testFrame returns a 64x64 frame with a distinct colour per pixel, as a
-// sub-image of a larger one so that its origin and stride are not trivial.
-func testFrame() *image.RGBA {
-	big := image.NewRGBA(image.Rect(-5, -3, 80, 70))
-	r := image.Rect(7, 2, 71, 66)
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			big.SetRGBA(x, y, color.RGBA{R: uint8(x * 3), G: uint8(y * 5), B: uint8(x ^ y), A: 0xff})
-		}
-	}
-	return big.SubImage(r).(*image.RGBA)
-}
+// testFrame returns a 64x64 frame with a distinct colour per pixel.
+func testFrame() *image.RGBA { return testkit.Frame(64, 64) }
 
 // wantRGB is the PicData payload for frame, computed pixel by pixel.
 func wantRGB(frame *image.RGBA) []byte {
@@ -530,26 +503,8 @@ func TestClient_Success(t *testing.T) {
 	}
 }
 
-// hangingServer is a device that takes requests and never answers until
-// the test ends; entered gets a value per request.
-func hangingServer(t *testing.T) (url string, entered <-chan struct{}) {
-	t.Helper()
-	release := make(chan struct{})
-	in := make(chan struct{}, 16)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		in <- struct{}{}
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(release) }) // runs before srv.Close
-	return srv.URL, in
-}
-
 func TestClient_Timeout(t *testing.T) {
-	u, _ := hangingServer(t)
+	u, _ := testkit.HangingServer(t)
 	c := newClient(t, u, pixoo64.Options{Timeout: 50 * time.Millisecond})
 	start := time.Now()
 	err := c.Probe(t.Context())
@@ -566,7 +521,7 @@ func TestClient_Timeout(t *testing.T) {
 }
 
 func TestClient_Cancelled(t *testing.T) {
-	u, entered := hangingServer(t)
+	u, entered := testkit.HangingServer(t)
 	c := newClient(t, u, pixoo64.Options{Timeout: time.Minute})
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
@@ -605,20 +560,11 @@ func TestClient_ConnectionRefused(t *testing.T) {
 	}
 }
 
-// handlerTransport serves requests with an http.Handler in-process.
-type handlerTransport struct{ h http.Handler }
-
-func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, r)
-	return rec.Result(), nil
-}
-
 func BenchmarkPushFrameSim(b *testing.B) {
 	dev := sim.NewPixoo()
 	defer dev.Close()
 	c, err := pixoo64.New("pixoo.invalid", pixoo64.Options{
-		HTTPClient: &http.Client{Transport: handlerTransport{dev}},
+		HTTPClient: &http.Client{Transport: testkit.HandlerTransport{Handler: dev}},
 	})
 	if err != nil {
 		b.Fatal(err)

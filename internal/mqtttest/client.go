@@ -6,12 +6,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/pidicon/pidicon-mqtt/state"
 )
 
 // Msg is one message a Client received.
@@ -314,4 +317,37 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// WaitState waits up to timeout for a state message of device id under
+// base whose state satisfies ok, and returns that state.
+func (c *Client) WaitState(timeout time.Duration, base, id string, ok func(state.State) bool) state.State {
+	c.t.Helper()
+	var st state.State
+	c.WaitFor(timeout, id+" state", func(m Msg) bool {
+		if m.Topic != base+"/"+id+"/state" {
+			return false
+		}
+		s, err := state.ParseStateJSON(m.Payload)
+		if err == nil && ok(s) {
+			st = s
+			return true
+		}
+		return false
+	})
+	return st
+}
+
+// WaitAccepting waits up to timeout until something accepts TCP
+// connections at url (tcp://host:port, or host:port).
+func WaitAccepting(t testing.TB, timeout time.Duration, url string) {
+	t.Helper()
+	addr := strings.TrimPrefix(url, "tcp://")
+	WaitUntil(t, timeout, addr+" accepts connections", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
 }

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 )
 
 // Mosquitto is one mosquitto process (or none, while stopped).
@@ -171,12 +173,4 @@ func waitListening(port int, exited <-chan struct{}, limit time.Duration) bool {
 	return false
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t testing.TB) int { return testkit.FreePort(t) }
