@@ -138,3 +138,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// Notification implements device.Observer: the retained notification
+// topic, {"showing":{…}|null,"queued":N}.
+func (b *Bridge) Notification(id string, s device.NotificationStatus) {
+	js, err := json.Marshal(s)
+	if err != nil {
+		return
+	}
+	b.transient(b.topics.Device(id, topic.Notification), js, false)
+}

@@ -32,6 +32,23 @@ type recorder struct {
 	metrics []device.Metrics
 	frames  [][]byte
 	faults  []error
+	notes   []device.NotificationStatus
+}
+
+func (r *recorder) Notification(_ string, s device.NotificationStatus) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.notes = append(r.notes, s)
+}
+
+// lastNote is the notification status reported last.
+func (r *recorder) lastNote() device.NotificationStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.notes) == 0 {
+		return device.NotificationStatus{}
+	}
+	return r.notes[len(r.notes)-1]
 }
 
 func (r *recorder) Availability(_ string, on bool) {

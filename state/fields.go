@@ -1,8 +1,10 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
 )
 
 // Field describes one persisted field: its name and everything the
@@ -16,6 +18,9 @@ type Field struct {
 	// Options lists the values of an enumerated field, in their order
 	// (playState, loggingLevel); nil for the others.
 	Options []string
+	// Optional fields may be missing from a state topic's payload (one
+	// published before the field existed).
+	Optional bool
 
 	// fromText reads a set payload of the field's own topic into dst.
 	fromText func(s string, dst *State) error
@@ -30,8 +35,10 @@ type Field struct {
 	copy func(dst *State, p Patch)
 	// text is the field's payload on its own topic.
 	text func(s State) string
-	// appendJSON appends the field's value as JSON.
-	appendJSON func(b []byte, s State) []byte
+	// appendJSON appends the field's value as JSON; a value that is an
+	// object is indented with indent (a line break and spaces) unless it
+	// is empty.
+	appendJSON func(b []byte, s State, indent string) []byte
 }
 
 // schema lists the persisted fields in publishing order. It is a function
@@ -49,7 +56,7 @@ func schema() []Field {
 			put:        func(p *Patch, src State) { p.ActiveScene = &src.ActiveScene },
 			copy:       func(dst *State, p Patch) { dst.ActiveScene = *p.ActiveScene },
 			text:       func(s State) string { return s.ActiveScene },
-			appendJSON: func(b []byte, s State) []byte { return appendString(b, s.ActiveScene) },
+			appendJSON: func(b []byte, s State, _ string) []byte { return appendString(b, s.ActiveScene) },
 		},
 		{
 			Name:    FieldPlayState,
@@ -63,7 +70,7 @@ func schema() []Field {
 			put:        func(p *Patch, src State) { p.PlayState = &src.PlayState },
 			copy:       func(dst *State, p Patch) { dst.PlayState = *p.PlayState },
 			text:       func(s State) string { return string(s.PlayState) },
-			appendJSON: func(b []byte, s State) []byte { return appendString(b, string(s.PlayState)) },
+			appendJSON: func(b []byte, s State, _ string) []byte { return appendString(b, string(s.PlayState)) },
 		},
 		{
 			Name: FieldBrightness,
@@ -83,7 +90,7 @@ func schema() []Field {
 			put:        func(p *Patch, src State) { p.Brightness = &src.Brightness },
 			copy:       func(dst *State, p Patch) { dst.Brightness = *p.Brightness },
 			text:       func(s State) string { return strconv.Itoa(s.Brightness) },
-			appendJSON: func(b []byte, s State) []byte { return strconv.AppendInt(b, int64(s.Brightness), 10) },
+			appendJSON: func(b []byte, s State, _ string) []byte { return strconv.AppendInt(b, int64(s.Brightness), 10) },
 		},
 		{
 			Name: FieldDisplayOn,
@@ -108,7 +115,7 @@ func schema() []Field {
 			put:        func(p *Patch, src State) { p.DisplayOn = &src.DisplayOn },
 			copy:       func(dst *State, p Patch) { dst.DisplayOn = *p.DisplayOn },
 			text:       func(s State) string { return strconv.FormatBool(s.DisplayOn) },
-			appendJSON: func(b []byte, s State) []byte { return strconv.AppendBool(b, s.DisplayOn) },
+			appendJSON: func(b []byte, s State, _ string) []byte { return strconv.AppendBool(b, s.DisplayOn) },
 		},
 		{
 			Name:    FieldLoggingLevel,
@@ -122,7 +129,34 @@ func schema() []Field {
 			put:        func(p *Patch, src State) { p.LoggingLevel = &src.LoggingLevel },
 			copy:       func(dst *State, p Patch) { dst.LoggingLevel = *p.LoggingLevel },
 			text:       func(s State) string { return string(s.LoggingLevel) },
-			appendJSON: func(b []byte, s State) []byte { return appendString(b, string(s.LoggingLevel)) },
+			appendJSON: func(b []byte, s State, _ string) []byte { return appendString(b, string(s.LoggingLevel)) },
+		},
+		{
+			Name:     FieldSceneParams,
+			Optional: true,
+			fromText: func(s string, dst *State) (err error) {
+				dst.SceneParams, err = ParseSceneParams(s)
+				return err
+			},
+			fromJSON: func(raw json.RawMessage, dst *State) (err error) {
+				dst.SceneParams, err = ParseSceneParams(string(raw))
+				return err
+			},
+			in:   func(p Patch) bool { return p.SceneParams != nil },
+			put:  func(p *Patch, src State) { p.SceneParams = &src.SceneParams },
+			copy: func(dst *State, p Patch) { dst.SceneParams = *p.SceneParams },
+			text: func(s State) string { return s.SceneParams.String() },
+			appendJSON: func(b []byte, s State, indent string) []byte {
+				v := s.SceneParams.String()
+				if indent == "" || s.SceneParams == NoParams {
+					return append(b, v...)
+				}
+				var out bytes.Buffer
+				if json.Indent(&out, []byte(v), strings.TrimPrefix(indent, "\n"), "  ") != nil {
+					return append(b, v...)
+				}
+				return append(b, out.Bytes()...)
+			},
 		},
 	}
 }

@@ -112,7 +112,8 @@ const contractExample = `{
 }`
 
 // TestGolden_MatchesContract checks that the golden file has the contract's
-// structure: the same keys and values, plus at most a per-device timestamp.
+// structure: the same keys and values, plus at most a per-device timestamp
+// and the scene parameters (CONTRACT §7: an extra per-device key).
 func TestGolden_MatchesContract(t *testing.T) {
 	var got, want map[string]any
 	b, err := os.ReadFile(goldenPath)
@@ -133,6 +134,10 @@ func TestGolden_MatchesContract(t *testing.T) {
 		}
 		delete(demo, "timestamp")
 	}
+	if p, ok := demo["sceneParams"].(map[string]any); !ok || len(p) != 0 {
+		t.Errorf("sceneParams = %v, want {}", demo["sceneParams"])
+	}
+	delete(demo, "sceneParams")
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("golden file does not match the contract's example:\n got %v\nwant %v", got, want)
 	}

@@ -158,13 +158,14 @@ func isJSONNumber(s string) bool {
 	return i == len(s)
 }
 
-// Patch is a change to some of the five fields; nil means "leave alone".
+// Patch is a change to some of the fields; nil means "leave alone".
 type Patch struct {
 	ActiveScene  *string
 	PlayState    *PlayState
 	Brightness   *int
 	DisplayOn    *bool
 	LoggingLevel *LogLevel
+	SceneParams  *SceneParams
 }
 
 // IsEmpty reports whether the patch changes nothing.
@@ -203,8 +204,13 @@ func (p Patch) Apply(s State) State {
 }
 
 // ParseField reads the payload of a single-field set topic
-// (<base>/<id>/<field>/set).
+// (<base>/<id>/<field>/set). activeScene also takes the original pidicon
+// daemon's shape, a JSON object with the scene and its parameters:
+// {"scene":"fill","color":"#ff0000"}.
 func ParseField(field, payload string) (Patch, error) {
+	if field == FieldActiveScene && strings.HasPrefix(strings.TrimSpace(payload), "{") {
+		return parseSceneWithParams(payload)
+	}
 	f, ok := lookup(field)
 	if !ok {
 		return Patch{}, invalid(field, "unknown field %q (fields: %s)", field, strings.Join(Fields(), ", "))

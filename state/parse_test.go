@@ -452,7 +452,7 @@ func TestPatch_PresentMissing(t *testing.T) {
 	if got := strings.Join(p.Present(), ","); got != "activeScene,brightness" {
 		t.Errorf("Present() = %s", got)
 	}
-	if got := strings.Join(p.Missing(), ","); got != "playState,displayOn,loggingLevel" {
+	if got := strings.Join(p.Missing(), ","); got != "playState,displayOn,loggingLevel,sceneParams" {
 		t.Errorf("Missing() = %s", got)
 	}
 	if p.IsEmpty() || !(state.Patch{}).IsEmpty() {
@@ -518,7 +518,7 @@ func TestState_MarshalJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = `{"activeScene":"clock","playState":"playing","brightness":75,"displayOn":true,"loggingLevel":"warning","timestamp":"2026-11-27T01:00:00.123Z"}`
+	const want = `{"activeScene":"clock","playState":"playing","brightness":75,"displayOn":true,"loggingLevel":"warning","sceneParams":{},"timestamp":"2026-11-27T01:00:00.123Z"}`
 	if string(b) != want {
 		t.Fatalf("MarshalJSON = %s\nwant          %s", b, want)
 	}

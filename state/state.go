@@ -19,6 +19,7 @@ const (
 	FieldBrightness   = "brightness"
 	FieldDisplayOn    = "displayOn"
 	FieldLoggingLevel = "loggingLevel"
+	FieldSceneParams  = "sceneParams"
 )
 
 // PlayState says whether the active scene's render loop runs.
@@ -73,6 +74,9 @@ type State struct {
 	Brightness   int
 	DisplayOn    bool
 	LoggingLevel LogLevel
+	// SceneParams are the parameters of the active scene that were set
+	// (the scene's defaults stand in for the others).
+	SceneParams SceneParams
 	// Timestamp is when a field last changed; a set that changes nothing
 	// leaves it alone.
 	Timestamp time.Time
@@ -142,7 +146,7 @@ func (s State) appendJSON(b []byte, prefix, indent string) []byte {
 		b = append(b, sep...)
 		b = appendString(b, f.Name)
 		b = append(b, colon...)
-		b = f.appendJSON(b, s)
+		b = f.appendJSON(b, s, sep)
 	}
 	if !s.Timestamp.IsZero() {
 		b = append(b, ',')
@@ -157,8 +161,10 @@ func (s State) appendJSON(b []byte, prefix, indent string) []byte {
 	return append(b, '}')
 }
 
-// ParseStateJSON reads a state topic payload. All five fields and the
-// timestamp must be there and valid.
+// ParseStateJSON reads a state topic payload. Every field that is not
+// optional, and the timestamp, must be there and valid; an optional one
+// that is missing (a state published before the field existed) takes its
+// zero value.
 func ParseStateJSON(b []byte) (State, error) {
 	e, err := parseEntry(b)
 	if err != nil {
@@ -167,10 +173,12 @@ func ParseStateJSON(b []byte) (State, error) {
 	if e.Timestamp.IsZero() {
 		return State{}, invalid("timestamp", "state has no timestamp")
 	}
-	st, missing := e.Apply(State{}), e.Missing()
-	if len(missing) > 0 {
-		return State{}, invalid(missing[0], "state has no %s", missing[0])
+	for _, f := range schema() {
+		if !f.in(e.Patch) && !f.Optional {
+			return State{}, invalid(f.Name, "state has no %s", f.Name)
+		}
 	}
+	st := e.Apply(State{})
 	st.Timestamp = e.Timestamp
 	return st, nil
 }

@@ -80,13 +80,20 @@ func (s *Store) IDs() []string {
 
 // Apply applies a command to device id at time now and returns the new
 // state and whether any field changed. Setting activeScene starts that
-// scene, so playState becomes playing unless the patch sets it too. The
-// timestamp moves to now only when something changed, and never backwards.
+// scene, so playState becomes playing unless the patch sets it too, and
+// its parameters start from the scene's defaults unless the patch sets
+// them. The timestamp moves to now only when something changed, and never
+// backwards.
 func (s *Store) Apply(id string, p Patch, now time.Time) (State, bool, error) {
 	if p.ActiveScene != nil && p.PlayState == nil {
 		playing := Playing
 		p.PlayState = &playing
 	}
+	if p.ActiveScene != nil && p.SceneParams == nil {
+		none := NoParams
+		p.SceneParams = &none
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.devices[id]

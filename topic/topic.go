@@ -20,6 +20,9 @@ const (
 	Frame        = "frame"
 	Set          = "set"
 	Get          = "get"
+	Notify       = "notify"
+	Dismiss      = "notify/dismiss"
+	Notification = "notification"
 
 	BridgeID         = "bridge"
 	BridgeState      = "bridge/state"

@@ -11,6 +11,8 @@
 //	pidicon-mqtt hash-password                 print a bcrypt hash of the password read from stdin
 //	pidicon-mqtt sim [--listen ADDR] [--type pixoo64|awtrix]
 //	                                           serve a simulated display
+//	pidicon-mqtt render --scene NAME [--size 64x64] [--params JSON] [--notify TEXT|JSON] [-o FILE]
+//	                                           draw a scene to a PNG, scaled up
 //	pidicon-mqtt version                       print the version
 package main
 
@@ -56,15 +58,28 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs := flag.NewFlagSet("pidicon-mqtt "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var configPath, listen, simType *string
+	var ro renderOptions
 	switch cmd {
 	case "run", "check-config", "healthcheck":
 		configPath = fs.String("config", "", "configuration file (YAML); without one, the defaults and PIDICON_* variables apply")
 	case "sim":
 		listen = fs.String("listen", "127.0.0.1:8064", "address to serve the simulated display on")
 		simType = fs.String("type", "pixoo64", "the display to simulate: pixoo64 or awtrix")
+	case "render":
+		fs.StringVar(&ro.scene, "scene", "", "the scene to draw (required)")
+		fs.StringVar(&ro.size, "size", "64x64", "the display size, WIDTHxHEIGHT (64x64: Pixoo 64, 32x8: AWTRIX)")
+		fs.StringVar(&ro.params, "params", "{}", "the scene's parameters, a JSON object as on sceneParams/set")
+		fs.StringVar(&ro.notify, "notify", "", "a notification drawn over the scene, as on notify (plain text or JSON)")
+		fs.StringVar(&ro.images, "images", "", "a folder of images the scene and the notification may name")
+		fs.DurationVar(&ro.at, "at", 0, "time since the scene started: where scrolling text and animations are")
+		fs.StringVar(&ro.now, "now", "", "the wall clock, RFC 3339 (default: now)")
+		fs.IntVar(&ro.scale, "scale", 8, "PNG pixels per display pixel")
+		fs.BoolVar(&ro.grid, "grid", false, "draw dark lines between the display's pixels")
+		fs.StringVar(&ro.out, "o", "-", "the PNG file to write (- for standard output)")
+		fs.StringVar(&ro.devName, "name", "demo", "the device name the startup scene shows")
 	case "version", "hash-password":
 	default:
-		fmt.Fprintf(stderr, "unknown command %q (commands: run, check-config, healthcheck, hash-password, sim, version)\n", cmd)
+		fmt.Fprintf(stderr, "unknown command %q (commands: run, check-config, healthcheck, hash-password, sim, render, version)\n", cmd)
 		return errUsage
 	}
 	if err := fs.Parse(args); err != nil {
@@ -87,6 +102,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "version":
 		fmt.Fprintln(stdout, buildVersion())
 		return nil
+	case "render":
+		if ro.scene == "" {
+			fmt.Fprintln(stderr, "render needs --scene")
+			return errUsage
+		}
+		return renderScene(ro, stdout)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -30,13 +30,18 @@ var (
 // defaultFill is the fill scene's colour when none is set.
 var defaultFill = color.RGBA{R: 255, G: 96, A: 255}
 
-// Builtin returns the built-in scenes: startup, clock, fill, empty, wave
-// and bars, in that order. Each call returns a new registry.
+// Builtin returns the built-in scenes: startup, clock, fill, empty, wave,
+// bars, text and image, in that order. Each call returns a new registry.
 func Builtin() *Registry {
 	return NewRegistry(
 		Scene{Name: Startup, Description: "The device's name and the daemon's version in a rainbow frame",
 			Render: renderStartup},
-		Scene{Name: Clock, Description: "The time, with the date on a square display", FPS: 1, Render: renderClock},
+		Scene{Name: Clock, Description: "The time, with the date on a square display", FPS: 1, Render: renderClock,
+			Params: []Param{
+				{Name: "color", Type: TypeColor, Default: white, Description: "The time's colour"},
+				{Name: "seconds", Type: TypeBool, Default: true, Description: "Show the seconds"},
+				{Name: "24h", Type: TypeBool, Default: true, Description: "24-hour time; false: 12-hour with AM/PM"},
+			}},
 		Scene{Name: Fill, Description: "The whole display in one colour", Render: renderFill,
 			Params: []Param{{Name: "color", Type: TypeColor, Description: "The colour", Default: defaultFill}}},
 		Scene{Name: Empty, Description: "A black display", Render: renderEmpty},
@@ -45,6 +50,10 @@ func Builtin() *Registry {
 		// bars would be four pixels wide.
 		Scene{Name: Bars, Description: "Colour bars over a grey ramp, to check a panel", MinSize: Size{W: 16, H: 16},
 			Render: renderBars},
+		Scene{Name: Text, Description: "A line of text, scrolling when it is wider than the display",
+			Params: textParams(), Rate: textFPS, Render: renderText},
+		Scene{Name: Image, Description: "A stored image fitted to the display; animated GIFs play",
+			Params: imageParams(), Rate: imageFPS, Animation: imageAnimation, Render: renderImage},
 	)
 }
 
@@ -112,6 +121,17 @@ func renderClock(dst *image.RGBA, p Frame) {
 	b := dst.Bounds()
 	fillAll(dst, black)
 	hour, minute, sec := p.Now.Clock()
+	colour := opaque(p.Params.Color("color"))
+	seconds, h24 := p.Params.Bool("seconds"), p.Params.Bool("24h")
+	meridiem := "AM"
+	if !h24 {
+		if hour >= 12 {
+			meridiem = "PM"
+		}
+		if hour = hour % 12; hour == 0 {
+			hour = 12
+		}
+	}
 
 	// The text goes into a fixed buffer so that a frame does not allocate.
 	var buf [10]byte
@@ -123,9 +143,11 @@ func renderClock(dst *image.RGBA, p Frame) {
 		}
 		put2(buf[3:], minute)
 		text := buf[:5]
-		drawText(dst, centre(b, string(text), 1), b.Min.Y+1, string(text), white, 1)
-		fillRect(dst, image.Rect(b.Min.X, b.Max.Y-1, b.Max.X, b.Max.Y), dimGrey)
-		fillRect(dst, image.Rect(b.Min.X, b.Max.Y-1, b.Min.X+(sec+1)*b.Dx()/60, b.Max.Y), tealGreen)
+		drawText(dst, centre(b, string(text), 1), b.Min.Y+1, string(text), colour, 1)
+		if seconds {
+			fillRect(dst, image.Rect(b.Min.X, b.Max.Y-1, b.Max.X, b.Max.Y), dimGrey)
+			fillRect(dst, image.Rect(b.Min.X, b.Max.Y-1, b.Min.X+(sec+1)*b.Dx()/60, b.Max.Y), tealGreen)
+		}
 		return
 	}
 
@@ -135,12 +157,15 @@ func renderClock(dst *image.RGBA, p Frame) {
 	buf[5] = ':'
 	put2(buf[6:], sec)
 	timeText := buf[:8]
+	if !seconds {
+		timeText = buf[:5]
+	}
 	scale := 2
 	if textWidth(string(timeText), 2) > b.Dx() {
 		scale = 1
 	}
 	midY := b.Min.Y + b.Dy()/2
-	drawText(dst, centre(b, string(timeText), scale), midY-14, string(timeText), white, scale)
+	drawText(dst, centre(b, string(timeText), scale), midY-14, string(timeText), colour, scale)
 
 	year, month, day := p.Now.Date()
 	put2(buf[0:], year/100%100)
@@ -152,8 +177,14 @@ func renderClock(dst *image.RGBA, p Frame) {
 	drawText(dst, centre(b, string(buf[:]), 1), midY+2, string(buf[:]), skyBlue, 1)
 
 	weekday := p.Now.Weekday().String()[:3]
+	if !h24 {
+		weekday += " " + meridiem
+	}
 	drawText(dst, centre(b, weekday, 1), midY+10, weekday, amber, 1)
 
+	if !seconds {
+		return
+	}
 	bar := image.Rect(b.Min.X+4, b.Max.Y-6, b.Max.X-4, b.Max.Y-4)
 	fillRect(dst, bar, dimGrey)
 	bar.Max.X = bar.Min.X + (sec+1)*bar.Dx()/60

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pidicon/pidicon-mqtt/device/picture"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
 )
 
@@ -22,9 +23,51 @@ func goldenParams() scene.Frame {
 	return scene.Frame{
 		DeviceName: "demo",
 		Version:    "1.0.0",
-		Params:     scene.Values{"color": color.RGBA{R: 255, G: 96, B: 0, A: 255}},
 		Now:        time.Date(2026, time.November, 27, 13, 45, 7, 0, time.UTC),
 	}
+}
+
+// goldenValues are the parameters set for the golden images, by scene.
+var goldenValues = map[string]scene.Values{
+	scene.Text:  {"text": "Hi 20°C"},
+	scene.Image: {"image": "sun"},
+}
+
+// goldenFrame is goldenParams with the scene's parameters (its defaults
+// and goldenValues) and a store with the test images.
+func goldenFrame(t testing.TB, s scene.Scene) scene.Frame {
+	p := goldenParams()
+	p.Params = s.WithDefaults(goldenValues[s.Name])
+	p.Images = testImages(t)
+	return p
+}
+
+// testImages is a store with "sun", a 16x16 picture: a yellow disc on
+// blue, drawn with whole pixels.
+func testImages(t testing.TB) *picture.Store {
+	t.Helper()
+	st, err := picture.OpenStore(t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := image.NewRGBA(image.Rect(0, 0, 16, 16))
+	for y := range 16 {
+		for x := range 16 {
+			c := color.RGBA{B: 160, A: 255}
+			if dx, dy := x*2-15, y*2-15; dx*dx+dy*dy <= 100 {
+				c = color.RGBA{R: 255, G: 210, A: 255}
+			}
+			img.SetRGBA(x, y, c)
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Put("sun", buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // sizes are the display sizes of the kinds the daemon has.
@@ -89,7 +132,7 @@ func TestBuiltin_golden(t *testing.T) {
 	for _, g := range goldens(t) {
 		t.Run(g.String(), func(t *testing.T) {
 			s, _ := r.Lookup(g.scene)
-			p := goldenParams()
+			p := goldenFrame(t, s)
 			p.Number = g.frame
 			got := newFrame(g.size)
 			s.Render(got, p)
@@ -210,9 +253,9 @@ func TestBuiltin_renderProperties(t *testing.T) {
 // (0,0), as a SubImage would be: the result must match a plain frame.
 func TestBuiltin_offsetBounds(t *testing.T) {
 	r := scene.Builtin()
-	p := goldenParams()
 	for _, name := range r.Names() {
 		s, _ := r.Lookup(name)
+		p := goldenFrame(t, s)
 		for _, size := range sizesOf(s) {
 			plain := newFrame(size)
 			s.Render(plain, p)
@@ -290,10 +333,10 @@ func TestClock_changesWithTime(t *testing.T) {
 	now := goldenParams().Now
 	for _, size := range sizesOf(s) {
 		prev := newFrame(size)
-		s.Render(prev, scene.Frame{Now: now})
+		s.Render(prev, scene.Frame{Now: now, Params: s.Defaults()})
 		for sec := 1; sec <= 3; sec++ {
 			cur := newFrame(size)
-			s.Render(cur, scene.Frame{Now: now.Add(time.Duration(sec) * time.Second)})
+			s.Render(cur, scene.Frame{Now: now.Add(time.Duration(sec) * time.Second), Params: s.Defaults()})
 			if bytes.Equal(cur.Pix, prev.Pix) {
 				t.Errorf("%v: %ds later looks the same", size, sec)
 			}
@@ -306,8 +349,8 @@ func TestClock_location(t *testing.T) {
 	s, _ := scene.Builtin().Lookup(scene.Clock)
 	now := goldenParams().Now
 	utc, other := newFrame(pixoo64), newFrame(pixoo64)
-	s.Render(utc, scene.Frame{Now: now})
-	s.Render(other, scene.Frame{Now: now.In(time.FixedZone("UTC+5", 5*3600))})
+	s.Render(utc, scene.Frame{Now: now, Params: s.Defaults()})
+	s.Render(other, scene.Frame{Now: now.In(time.FixedZone("UTC+5", 5*3600)), Params: s.Defaults()})
 	if bytes.Equal(utc.Pix, other.Pix) {
 		t.Error("the clock ignores Now's location")
 	}
@@ -322,7 +365,7 @@ func BenchmarkRender(b *testing.B) {
 		for _, size := range sizesOf(s) {
 			b.Run(name+"/"+size.String(), func(b *testing.B) {
 				dst := newFrame(size)
-				p := goldenParams()
+				p := goldenFrame(b, s)
 				b.ReportAllocs()
 				for b.Loop() {
 					p.Number++

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pidicon/pidicon-mqtt/device/picture"
 )
 
 // Size is a display size in pixels.
@@ -30,8 +32,13 @@ type Frame struct {
 	Version    string    // the daemon's version, for the startup scene
 	Now        time.Time // wall clock for this frame, in the location to show
 	Number     int       // frame number since the scene (re)started, from 0
+	// Elapsed is the time since the scene (re)started: scrolling text and
+	// animations move by it, so a skipped frame does not slow them.
+	Elapsed time.Duration
 	// Params are the scene's parameters, each declared one present.
 	Params Values
+	// Images are the stored images (nil: none).
+	Images ImageSource
 }
 
 // Scene is one scene: what it is called, the displays it can draw on,
@@ -50,10 +57,26 @@ type Scene struct {
 	// FPS is the rate at which the scene wants new frames; 0 means the scene
 	// is static: one frame per (re)start.
 	FPS float64
+	// Rate, if set, is the frame rate for a display size and parameters
+	// instead of FPS (a text scrolls only when it does not fit).
+	Rate func(size Size, v Values, images ImageSource) float64
+	// Animation, if set, returns the scene as an animation of frames
+	// fitted to size (nil: it is not one), for a display that plays
+	// animations by itself.
+	Animation func(size Size, v Values, images ImageSource) *picture.Animation
 	// Params declares the scene's parameters.
 	Params []Param
 	// Render draws one frame into dst, of a size the scene supports.
 	Render func(dst *image.RGBA, f Frame)
+}
+
+// FramesPerSecond is the rate at which the scene wants new frames on a
+// display of this size with these parameters; 0: one per (re)start.
+func (s Scene) FramesPerSecond(size Size, v Values, images ImageSource) float64 {
+	if s.Rate != nil {
+		return s.Rate(size, v, images)
+	}
+	return s.FPS
 }
 
 // Supports reports whether the scene can draw on a display of the given size.

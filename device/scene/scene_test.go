@@ -21,11 +21,11 @@ func TestSize_String(t *testing.T) {
 }
 
 func TestBuiltin_Names(t *testing.T) {
-	want := []string{"startup", "clock", "fill", "empty", "wave", "bars"}
+	want := []string{"startup", "clock", "fill", "empty", "wave", "bars", "text", "image"}
 	if got := scene.Builtin().Names(); !slices.Equal(got, want) {
 		t.Errorf("Names() = %q, want %q", got, want)
 	}
-	consts := []string{scene.Startup, scene.Clock, scene.Fill, scene.Empty, scene.Wave, scene.Bars}
+	consts := []string{scene.Startup, scene.Clock, scene.Fill, scene.Empty, scene.Wave, scene.Bars, scene.Text, scene.Image}
 	if !slices.Equal(consts, want) {
 		t.Errorf("name constants = %q, want %q", consts, want)
 	}
@@ -57,8 +57,8 @@ func TestRegistry_For(t *testing.T) {
 		scene.Scene{Name: "both", Sizes: []scene.Size{awtrix, pixoo64}},
 		scene.Scene{Name: "strip", Sizes: []scene.Size{awtrix}},
 	)
-	all := []string{"startup", "clock", "fill", "empty", "wave", "bars"}
-	strip := []string{"startup", "clock", "fill", "empty", "wave"}
+	all := []string{"startup", "clock", "fill", "empty", "wave", "bars", "text", "image"}
+	strip := []string{"startup", "clock", "fill", "empty", "wave", "text", "image"}
 	tests := []struct {
 		name string
 		reg  *scene.Registry
@@ -107,7 +107,7 @@ func TestRegistry_Check(t *testing.T) {
 		{"unsupported size", mixed, "big", awtrix,
 			[]string{`scene "big" cannot draw on a 32x8 display`, "scenes for 32x8: strip"}},
 		{"bars needs height", scene.Builtin(), "bars", awtrix,
-			[]string{`scene "bars" cannot draw on a 32x8 display`, "scenes for 32x8: startup, clock, fill, empty, wave"}},
+			[]string{`scene "bars" cannot draw on a 32x8 display`, "scenes for 32x8: startup, clock, fill, empty, wave, text, image"}},
 		{"no scene for size", mixed, "big", scene.Size{W: 16, H: 16},
 			[]string{`scene "big" cannot draw on a 16x16 display`, "scenes for 16x16: none"}},
 	}

@@ -1,0 +1,341 @@
+package device
+
+import (
+	"bytes"
+	"context"
+	"hash/fnv"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
+	"io"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/pidicon/pidicon-mqtt/device/picture"
+	"github.com/pidicon/pidicon-mqtt/device/scene"
+	"github.com/pidicon/pidicon-mqtt/internal/logkey"
+	"github.com/pidicon/pidicon-mqtt/state"
+)
+
+// noteSpeed is how fast a notification's text scrolls, in pixels a second.
+const noteSpeed = 20
+
+// noteImage is the name under which a notification's inline image is
+// drawn.
+const noteImage = "data:"
+
+// frame renders the frame that is due, pushes it through the pacing point
+// and schedules the next. What is drawn: the notification on screen, else
+// black when stopped, else the scene (its frozen frame when paused).
+func (r *run) frame() {
+	due := r.nextFrame
+	r.nextFrame = time.Time{}
+	now := time.Now()
+	scheduled := false
+	switch {
+	case r.note != nil:
+		r.drawNote(r.buf, now)
+		if r.noteScrolls() {
+			r.nextFrame = now.Add(r.minGap)
+		}
+	case r.desired.PlayState == state.Stopped:
+		fillBlack(r.buf)
+	case r.animating():
+		r.uploadAnimationFrame()
+		return
+	case r.desired.PlayState == state.Paused && r.rendered:
+		r.sc.Render(r.buf, r.input)
+	default:
+		r.input = scene.Frame{
+			DeviceName: r.opts.Name,
+			Version:    r.opts.Version,
+			Now:        now.In(r.opts.Location),
+			Number:     r.frameNo,
+			Elapsed:    now.Sub(r.sceneStart),
+			Params:     r.params,
+			Images:     r.opts.Images,
+		}
+		r.sc.Render(r.buf, r.input)
+		r.rendered = true
+		r.frameNo++
+		if r.desired.PlayState == state.Playing && r.interval > 0 {
+			r.nextFrame, scheduled = due.Add(r.interval), true
+		}
+	}
+	gen := r.gen
+	if !r.push(r.buf, true) {
+		return
+	}
+	if r.note == nil && r.desired.PlayState == state.Playing && gen == r.gen {
+		r.m.Status = StatusRunning
+	}
+	// Frames whose time passed while the device was busy are dropped, not
+	// queued.
+	if scheduled {
+		if late := time.Since(r.nextFrame); late >= r.interval {
+			missed := uint64(late / r.interval)
+			r.m.Skipped += missed
+			r.nextFrame = r.nextFrame.Add(time.Duration(missed) * r.interval)
+		}
+	}
+}
+
+// push shows frame on the device, unless it is already there; it reports
+// whether the display now shows it.
+func (r *run) push(frame *image.RGBA, skipSame bool) bool {
+	if skipSame && r.shownOK && r.shownGen == r.gen && bytes.Equal(frame.Pix, r.shown.Pix) {
+		return true
+	}
+	r.lastPush = time.Now()
+	if err := r.call(func(ctx context.Context) error { return r.opts.Driver.PushFrame(ctx, frame) }); err != nil {
+		r.commandFailed("push frame", err)
+		return false
+	}
+	r.m.Pushes++
+	if frame != r.shown {
+		r.buf, r.shown = r.shown, r.buf
+	}
+	r.shownGen, r.shownOK = r.gen, true
+	r.previewDue = true
+	r.maybePreview(time.Now())
+	return true
+}
+
+// noteValues are the text scene's parameters that draw notification n.
+func noteValues(n *Notification) scene.Values {
+	icon := n.Icon
+	if n.Text != "" && (n.Image != "" || n.Picture != nil) {
+		icon = n.Image
+		if n.Picture != nil {
+			icon = noteImage
+		}
+	}
+	v := scene.Values{
+		"color":      n.Color,
+		"background": n.Background,
+		"scroll":     "auto",
+		"speed":      noteSpeed,
+		"align":      "center",
+	}
+	if icon != "" {
+		v["icon"] = icon
+	}
+	return v
+}
+
+// noteScrolls reports whether the notification on screen scrolls.
+func (r *run) noteScrolls() bool {
+	n := r.note
+	return n.Text != "" && scene.LayoutText(image.Rect(0, 0, r.size.W, r.size.H), n.Text, noteValues(n)).Scroll
+}
+
+// drawNote draws the notification on screen.
+func (r *run) drawNote(dst *image.RGBA, now time.Time) {
+	DrawNotification(dst, r.note, r.opts.Images, now.Sub(r.noteStart))
+}
+
+// DrawNotification draws n over the whole of dst, elapsed after it
+// appeared: its text (with its icon, or its image as the icon), or its
+// image alone.
+func DrawNotification(dst *image.RGBA, n *Notification, stored scene.ImageSource, elapsed time.Duration) {
+	images := noteImages{ImageSource: stored, pic: n.Picture}
+	b := dst.Bounds()
+	if n.Text == "" {
+		bg := n.Background
+		bg.A = 255
+		draw.Draw(dst, dst.Bounds(), &image.Uniform{C: bg}, image.Point{}, draw.Src)
+		name := n.Image
+		if n.Picture != nil {
+			name = noteImage
+		}
+		if a, err := images.Scaled(name, b.Dx(), b.Dy(), picture.Contain, bg); err == nil && len(a.Frames) > 0 {
+			f := a.Frames[scene.FrameAt(a.Delays, elapsed)]
+			draw.Draw(dst, b, f, image.Point{}, draw.Src)
+		}
+		return
+	}
+	scene.RenderText(dst, n.Text, noteValues(n), images, elapsed)
+}
+
+// noteImages is the image store with a notification's inline image under
+// the name noteImage.
+type noteImages struct {
+	scene.ImageSource
+	pic *picture.Picture
+}
+
+func (n noteImages) Has(name string) bool {
+	if name == noteImage {
+		return n.pic != nil
+	}
+	return n.ImageSource != nil && n.ImageSource.Has(name)
+}
+
+func (n noteImages) Scaled(name string, w, h int, fit picture.Fit, bg color.RGBA) (*picture.Animation, error) {
+	if name == noteImage && n.pic != nil {
+		return n.pic.Scaled(w, h, fit, bg)
+	}
+	if n.ImageSource == nil {
+		return nil, picture.ErrNotFound
+	}
+	return n.ImageSource.Scaled(name, w, h, fit, bg)
+}
+
+// Animator is a Driver that can hand the display a whole animation, which
+// the display then plays by itself (a Pixoo 64's multi-frame upload):
+// one request per frame instead of one per frame shown, forever.
+type Animator interface {
+	// MaxAnimationFrames is the most frames one animation may have.
+	MaxAnimationFrames() int
+	// PushAnimationFrame sends frame index of an animation of count
+	// frames, each shown for delay; index 0 starts a new animation, and the
+	// display plays it once the last frame is in.
+	PushAnimationFrame(ctx context.Context, frame *image.RGBA, index, count int, delay time.Duration) error
+}
+
+// animation is an animation being handed to an Animator.
+type animation struct {
+	checked bool // the scene was asked for an animation
+	frames  []*image.RGBA
+	delays  []time.Duration
+	next    int // the next frame to send
+}
+
+// animating reports whether the scene is an animation the display plays
+// by itself, and loads it the first time it is asked.
+func (r *run) animating() bool {
+	ani, ok := r.opts.Driver.(Animator)
+	if !ok || r.sc.Animation == nil || r.desired.PlayState != state.Playing {
+		return false
+	}
+	if !r.anim.checked {
+		r.anim = animation{checked: true}
+		if a := r.sc.Animation(r.size, r.params, r.opts.Images); a != nil && len(a.Frames) > 1 {
+			r.anim.frames, r.anim.delays = fewerFrames(a.Frames, a.Delays, ani.MaxAnimationFrames())
+		}
+	}
+	return len(r.anim.frames) > 1
+}
+
+// uploadAnimationFrame sends the next frame of the animation, one per
+// pacing slot; after the last, nothing is due until something changes.
+func (r *run) uploadAnimationFrame() {
+	ani := r.opts.Driver.(Animator)
+	i, count := r.anim.next, len(r.anim.frames)
+	delay := max(r.anim.delays[i], r.minGap) // never faster than the display's limit
+	r.lastPush = time.Now()
+	err := r.call(func(ctx context.Context) error {
+		return ani.PushAnimationFrame(ctx, r.anim.frames[i], i, count, delay)
+	})
+	if err != nil {
+		r.anim.next = 0 // start over
+		r.frameNow()
+		r.commandFailed("push animation", err)
+		return
+	}
+	r.m.Pushes++
+	if r.anim.next++; r.anim.next < count {
+		r.frameNow()
+		return
+	}
+	r.log.Debug("animation handed to the display", logkey.Count, count)
+	copy(r.shown.Pix, r.anim.frames[0].Pix)
+	r.shownGen, r.shownOK = r.gen, true
+	r.m.Status = StatusRunning
+	r.previewDue = true
+	r.maybePreview(time.Now())
+}
+
+// fewerFrames returns at most n frames of an animation, evenly chosen,
+// each shown for the time of the frames it stands for.
+func fewerFrames(frames []*image.RGBA, delays []time.Duration, n int) ([]*image.RGBA, []time.Duration) {
+	if n <= 0 || len(frames) <= n {
+		return frames, delays
+	}
+	outF := make([]*image.RGBA, n)
+	outD := make([]time.Duration, n)
+	for i := range len(frames) {
+		j := i * n / len(frames)
+		if outF[j] == nil {
+			outF[j] = frames[i]
+		}
+		outD[j] += delays[i]
+	}
+	return outF, outD
+}
+
+// maybePreview reports the shown frame as PNG, at most once a second.
+func (r *run) maybePreview(now time.Time) {
+	if !r.previewDue || now.Sub(r.previewAt) < time.Second {
+		return
+	}
+	r.previewDue = false
+	sum := pixelsHash(r.shown.Pix)
+	if r.previewSent && sum == r.previewSum {
+		return // the same picture as the last preview: nothing to send
+	}
+	r.pngBuf.Reset()
+	if err := r.opts.Previews.Encode(&r.pngBuf, r.shown); err != nil {
+		r.log.Error("encode frame preview", logkey.Error, err)
+		return
+	}
+	r.previewAt = now
+	r.previewSum, r.previewSent = sum, true
+	// A copy: the observer keeps it, and pngBuf is reused.
+	r.obs.Frame(r.opts.ID, bytes.Clone(r.pngBuf.Bytes()))
+}
+
+// tickMetrics publishes the metrics if they changed, and a pending
+// preview; it runs about once a second, however slow the device.
+func (r *run) tickMetrics(now time.Time) {
+	secs := now.Sub(r.metricsAt).Seconds()
+	r.m.FPS = math.Round(float64(r.m.Pushes-r.pushesAt)/secs*10) / 10
+	r.metricsAt, r.pushesAt = now, r.m.Pushes
+	r.maybePreview(now)
+	if r.m != r.sentMetrics {
+		r.sentMetrics = r.m
+		r.obs.Metrics(r.opts.ID, r.m)
+	}
+}
+
+// pixelsHash is a 64-bit FNV-1a hash of a frame's pixels: enough to tell
+// whether a preview changed without keeping a copy of the frame.
+func pixelsHash(pix []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(pix)
+	return h.Sum64()
+}
+
+func fillBlack(dst *image.RGBA) {
+	for i := 0; i < len(dst.Pix); i += 4 {
+		dst.Pix[i], dst.Pix[i+1], dst.Pix[i+2], dst.Pix[i+3] = 0, 0, 0, 255
+	}
+}
+
+// Previews encodes frame previews as PNG for any number of controllers at
+// once: fast compression (a preview is a few KB either way) and one shared
+// pool of the encoder's buffers, which hold a compressor of about a
+// megabyte; one per device would cost that much per device.
+type Previews struct {
+	enc png.Encoder
+}
+
+// NewPreviews returns a preview encoder to share between controllers.
+func NewPreviews() *Previews {
+	return &Previews{enc: png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngPool{}}}
+}
+
+// Encode writes img as PNG to w. It is safe for concurrent use.
+func (p *Previews) Encode(w io.Writer, img image.Image) error { return p.enc.Encode(w, img) }
+
+// pngPool lends encoder buffers; what is not in use is freed by the GC.
+type pngPool struct{ pool sync.Pool }
+
+func (p *pngPool) Get() *png.EncoderBuffer {
+	b, _ := p.pool.Get().(*png.EncoderBuffer)
+	return b
+}
+
+func (p *pngPool) Put(b *png.EncoderBuffer) { p.pool.Put(b) }
