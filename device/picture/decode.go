@@ -78,7 +78,8 @@ func (p *Picture) Frames() int { return len(p.Delays) }
 // (whatever a name or content type claims). Anything else, or a file that
 // is cut short or broken, gives an error wrapping ErrNotImage; one over the
 // caps (see the package documentation) an error wrapping ErrTooLarge,
-// found before the pixels are decoded.
+// found before the pixels are decoded. An animated PNG gives its still
+// image; a JPEG's EXIF orientation is not applied.
 func Decode(data []byte) (*Picture, error) {
 	f, ok := sniff(data)
 	if !ok {

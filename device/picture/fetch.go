@@ -57,7 +57,7 @@ func (f Fetcher) Fetch(ctx context.Context, rawURL string) ([]byte, error) {
 	if limit <= 0 {
 		limit = MaxFetch
 	}
-	errSlow := fmt.Errorf("%w: %s: no complete answer within %v", ErrFetch, where, timeout)
+	errSlow := fmt.Errorf("%w: %s: no complete answer within %v: %w", ErrFetch, where, timeout, context.DeadlineExceeded)
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errSlow)
 	defer cancel()
 	// slow tells a failure the fetch's own timeout caused.

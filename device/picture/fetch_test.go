@@ -121,6 +121,9 @@ func TestFetch(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.says) {
 				t.Errorf("error %q does not say %q", err, tt.says)
 			}
+			if strings.Contains(tt.says, "no complete answer") && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("error %q is not context.DeadlineExceeded", err)
+			}
 			if strings.Contains(err.Error(), "secret") {
 				t.Errorf("error %q shows the password", err)
 			}

@@ -7,8 +7,9 @@
 //
 // # Caps
 //
-// A file is at most MaxFetch bytes (MaxUpload for an upload, MaxDataURL for
-// a data: URL, checked by whoever reads those). Its dimensions are read
+// Store keeps files of at most MaxFetch bytes, and Fetcher reads no more;
+// an upload is at most MaxUpload bytes (checked by the reader of the
+// message), a data: URL at most MaxDataURL. A file's dimensions are read
 // before anything is decoded: one image, or one GIF frame, has at most
 // MaxPixels pixels (2048x2048: 16 MiB as RGBA, a 32x margin over the
 // largest display); a GIF has at most MaxFrames frames, and neither the sum
@@ -16,7 +17,11 @@
 // exceeds MaxTotalPixels. The GIF's block structure is walked before
 // image/gif decodes it, since the decoder allocates every frame it is
 // told of. A file over a cap is refused with ErrTooLarge; one that is not a
-// complete PNG, GIF or JPEG with ErrNotImage.
+// complete PNG, GIF or JPEG with ErrNotImage. Within the caps, decoding
+// one file takes at most about 80 MiB, for a progressive CMYK JPEG of
+// MaxPixels (image/jpeg keeps 4 bytes of coefficients per pixel and
+// component); a 16-bit PNG or a GIF's frames take at most 32 MiB. Store
+// decodes one file at a time.
 //
 // # Animation
 //

@@ -15,8 +15,8 @@ import (
 	"github.com/pidicon/pidicon-mqtt/internal/atomicfile"
 )
 
-// storedExts are the extensions of Store's files, one per format.
-var storedExts = []string{formatPNG.ext(), formatGIF.ext(), formatJPEG.ext()}
+// storedExts lists the extensions of Store's files, one per format.
+func storedExts() []string { return []string{formatPNG.ext(), formatGIF.ext(), formatJPEG.ext()} }
 
 // Store keeps named images: the files of a folder it writes (each replaced
 // atomically, as <name>.png, .gif or .jpg by the file's real format), and
@@ -189,7 +189,7 @@ func (s *Store) readUserDir() error {
 func storedName(file string) (string, bool) {
 	ext := filepath.Ext(file)
 	name := strings.TrimSuffix(file, ext)
-	return name, slices.Contains(storedExts, ext) && CheckName(name) == nil
+	return name, slices.Contains(storedExts(), ext) && CheckName(name) == nil
 }
 
 // userName returns the image name of a file name of the user's folder.
@@ -362,7 +362,7 @@ func (s *Store) Delete(name string) error {
 func (s *Store) removeFiles(name, keep string) error {
 	var errs []error
 	removed := false
-	for _, ext := range storedExts {
+	for _, ext := range storedExts() {
 		path := filepath.Join(s.dir, name+ext)
 		if path == keep {
 			continue

@@ -397,10 +397,11 @@ func TestStore_concurrent(t *testing.T) {
 			got[i] = a
 		})
 	}
+	churn := encodePNG(t, photo(10, 10))
 	wg.Go(func() {
 		for i := range 20 {
 			if i%2 == 0 {
-				s.Put("churn", encodePNG(t, photo(10+i, 10)))
+				s.Put("churn", churn)
 			} else {
 				s.Delete("churn")
 			}
