@@ -13,6 +13,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/pidicon/pidicon-mqtt/device"
+	"github.com/pidicon/pidicon-mqtt/device/picture"
 	"github.com/pidicon/pidicon-mqtt/event"
 	"github.com/pidicon/pidicon-mqtt/internal/logkey"
 	"github.com/pidicon/pidicon-mqtt/internal/lograte"
@@ -62,6 +63,11 @@ type Options struct {
 	Flush func(context.Context) error
 	// HomeAssistant configures MQTT discovery.
 	HomeAssistant HomeAssistant
+	// Images is the image store: uploads over MQTT, listed in
+	// bridge/info (nil: no images).
+	Images *picture.Store
+	// Compat takes the original pidicon daemon's commands.
+	Compat Compat
 }
 
 // Device is one configured display.
@@ -90,6 +96,7 @@ type Bridge struct {
 
 	inbox        chan command
 	republishReq chan struct{}   // capacity 1: "republish everything" (requests, Home Assistant's birth)
+	imageJobs    chan command    // image uploads, fetches and deletes for runImages
 	takingMu     sync.RWMutex    // taking commands (read) vs. shutdown stopping it (write)
 	rejectLog    lograte.Limiter // rate-limits the log of rejected commands
 	connected    chan struct{}   // capacity 1: "a connection came up"
@@ -112,10 +119,14 @@ type Bridge struct {
 
 // command is a checked message for the bridge's goroutine.
 type command struct {
-	kind   topic.Kind
-	device string
-	topic  string
-	patch  state.Patch
+	kind    topic.Kind
+	device  string // "" for bridge/notify: every display
+	topic   string
+	payload []byte // for the events about it
+	patch   state.Patch
+	note    *device.Notification
+	dismiss string // the id to dismiss, "" the one on screen
+	image   string // the image of an image request
 }
 
 // New returns a bridge for opts.
@@ -143,6 +154,7 @@ func New(opts Options) *Bridge {
 		box:          newOutbox(),
 		inbox:        make(chan command, inboxSize),
 		republishReq: make(chan struct{}, 1),
+		imageJobs:    make(chan command, imageQueue),
 		rejectLog:    lograte.Limiter{Every: 100 * time.Millisecond},
 		connected:    make(chan struct{}, 1),
 		syncCh:       make(chan struct{}, 1),
@@ -172,6 +184,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 	for _, id := range b.ids {
 		c := b.devices[id].Controller
 		ctrls.Go(func() { c.Run(ctrlCtx, b) })
+	}
+	if b.opts.Images != nil {
+		ctrls.Go(func() { b.runImages(ctrlCtx) })
 	}
 	defer func() {
 		stopCtrls()

@@ -9,6 +9,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/pidicon/pidicon-mqtt/device/picture"
 	"github.com/pidicon/pidicon-mqtt/event"
 	"github.com/pidicon/pidicon-mqtt/internal/logkey"
 	"github.com/pidicon/pidicon-mqtt/state"
@@ -24,6 +25,9 @@ func (b *Bridge) subscribeCommands(ctx context.Context) {
 	}
 	if b.opts.HomeAssistant.Enabled && b.opts.HomeAssistant.StatusTopic != "" {
 		filters[b.opts.HomeAssistant.StatusTopic] = 1
+	}
+	if b.opts.Compat.Pidicon {
+		filters[b.compatFilter()] = 1
 	}
 	if err := subscribe(ctx, b.client, filters, 10*time.Second); err != nil && ctx.Err() == nil {
 		b.log.Error("cannot subscribe to command topics; commands will not arrive until the next reconnect", logkey.Error, err)
@@ -49,6 +53,9 @@ func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
 		return
 	}
 	p := b.topics.Parse(t)
+	if ip, ok := b.compatAddress(t); ok {
+		p = topic.Parsed{Kind: topic.JSONSet, Device: ip}
+	}
 	switch p.Kind {
 	case topic.Other:
 		return
@@ -76,16 +83,23 @@ func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
 		}
 		return
 	}
-	if len(payload) > MaxPayload {
-		b.reject(p, t, payload, fmt.Errorf("payload is %d bytes; commands are at most %d bytes", len(payload), MaxPayload))
+	if limit := maxPayload(p); len(payload) > limit {
+		b.reject(p, t, payload, fmt.Errorf("payload is %d bytes; commands are at most %d bytes on this topic", len(payload), limit))
 		return
 	}
-	c, err := b.check(p, t, payload)
+	var c command
+	var err error
+	if ip, ok := b.compatAddress(t); ok {
+		c, err = b.checkCompat(ip, t, payload)
+		p.Device = c.device
+	} else {
+		c, err = b.check(p, t, payload)
+	}
 	if err != nil {
 		b.reject(p, t, payload, err)
 		return
 	}
-	if c.kind == topic.Request {
+	if c.kind == topic.Request && c.image == "" {
 		b.requestRepublish() // many requests in a row are one republish
 		return
 	}
@@ -112,14 +126,33 @@ func (b *Bridge) requestRepublish() {
 	}
 }
 
+// maxPayload is the largest payload the command topic takes: an image
+// upload its file, a notification its inline image, the others
+// MaxPayload.
+func maxPayload(p topic.Parsed) int {
+	switch {
+	case p.Kind == topic.Request && strings.HasPrefix(p.Name, topic.RequestImage):
+		return picture.MaxUpload
+	case p.Kind == topic.NotifyRequest:
+		return MaxNotifyPayload
+	}
+	return MaxPayload
+}
+
 // check turns a command message into a command, or says what is wrong.
 func (b *Bridge) check(p topic.Parsed, t string, payload []byte) (command, error) {
-	c := command{kind: p.Kind, device: p.Device, topic: t}
+	c := command{kind: p.Kind, device: p.Device, topic: t, payload: payload}
 	if p.Kind == topic.Request {
-		if p.Name != topic.RequestRepublish {
-			return c, fmt.Errorf("unknown request %q (requests: %s)", p.Name, topic.RequestRepublish)
+		switch {
+		case p.Name == topic.RequestRepublish:
+			return c, nil
+		case strings.HasPrefix(p.Name, topic.RequestImage):
+			return b.checkImageRequest(c, strings.TrimPrefix(p.Name, topic.RequestImage), payload)
 		}
-		return c, nil
+		return c, fmt.Errorf("unknown request %q (requests: %s, %s<name>)", p.Name, topic.RequestRepublish, topic.RequestImage)
+	}
+	if p.Kind == topic.NotifyRequest && p.Device == "" {
+		return b.checkNotification(c, payload) // bridge/notify: every display
 	}
 	d, ok := b.devices[p.Device]
 	if !ok {
@@ -128,6 +161,11 @@ func (b *Bridge) check(p topic.Parsed, t string, payload []byte) (command, error
 	var err error
 	switch p.Kind {
 	case topic.GetRequest:
+		return c, nil
+	case topic.NotifyRequest:
+		return b.checkNotification(c, payload)
+	case topic.DismissRequest:
+		c.dismiss = strings.TrimSpace(string(payload))
 		return c, nil
 	case topic.BadFieldSet:
 		return c, fmt.Errorf("unknown field %q (fields: %s)", p.Field, strings.Join(state.Fields(), ", "))
@@ -189,21 +227,59 @@ func (b *Bridge) apply(c command) {
 	switch c.kind {
 	case topic.GetRequest:
 		b.publishDevice(c.device, state.Fields(), true)
+	case topic.NotifyRequest, topic.DismissRequest:
+		b.applyNotification(c)
+	case topic.Request:
+		b.submitImage(c)
 	case topic.FieldSet, topic.JSONSet:
 		d := b.devices[c.device]
-		st, changed, err := b.opts.Store.Apply(c.device, c.patch, time.Now())
+		patch, err := b.checkParams(d, c.patch)
+		if err != nil {
+			b.reject(topic.Parsed{Kind: c.kind, Device: c.device}, c.topic, c.payload, err)
+			return
+		}
+		st, changed, err := b.opts.Store.Apply(c.device, patch, time.Now())
 		if err != nil {
 			b.log.Error("apply command", logkey.Device, c.device, logkey.Error, err)
 			return
 		}
-		fields := c.patch.Present()
-		if c.patch.ActiveScene != nil && c.patch.PlayState == nil {
+		fields := patch.Present()
+		if patch.ActiveScene != nil && patch.PlayState == nil {
 			fields = append(fields, state.FieldPlayState)
 		}
+		if patch.ActiveScene != nil && patch.SceneParams == nil {
+			fields = append(fields, state.FieldSceneParams)
+		}
 		d.Controller.Logger().Info("set", logkey.Fields, strings.Join(fields, ","), logkey.Changed, changed)
-		if changed || c.patch.ActiveScene != nil {
-			d.Controller.Desire(st, c.patch.ActiveScene != nil)
+		if changed || patch.ActiveScene != nil {
+			d.Controller.Desire(st, patch.ActiveScene != nil)
 		}
 		b.publishDevice(c.device, fields, false)
 	}
+}
+
+// checkParams checks the scene parameters a set gives, or that a scene
+// set without them can start with its defaults, against the scene being
+// set or the one running, and writes them in canonical form. It runs on
+// Run's goroutine, so the scene running is the one of every set before.
+func (b *Bridge) checkParams(d *Device, p state.Patch) (state.Patch, error) {
+	if p.ActiveScene == nil && p.SceneParams == nil {
+		return p, nil
+	}
+	cur, _ := b.opts.Store.Get(d.ID)
+	name, params := cur.ActiveScene, cur.SceneParams
+	if p.ActiveScene != nil {
+		name, params = *p.ActiveScene, state.NoParams
+	}
+	if p.SceneParams != nil {
+		params = *p.SceneParams
+	}
+	canonical, err := d.Controller.CheckParams(name, params)
+	if err != nil {
+		return p, err
+	}
+	if p.SceneParams != nil {
+		p.SceneParams = &canonical
+	}
+	return p, nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/pidicon/pidicon-mqtt/internal/logkey"
+	"github.com/pidicon/pidicon-mqtt/device/scene"
 	"github.com/pidicon/pidicon-mqtt/state"
 	"github.com/pidicon/pidicon-mqtt/topic"
 )
@@ -142,6 +143,22 @@ func (b *Bridge) deviceEntities(d *Device) []entity {
 			"image_topic":  t(topic.Frame),
 			"content_type": "image/png",
 		}),
+		common("notify", "notify", "Notify", map[string]any{
+			"command_topic": t(topic.Notify),
+			"icon":          "mdi:message-alert",
+		}),
+		// Setting the text shows the text scene with it, through the
+		// original pidicon shape on activeScene/set.
+		common("text", "text", "Message", map[string]any{
+			"command_topic":    t(state.FieldActiveScene + "/" + topic.Set),
+			"command_template": `{"scene":"` + scene.Text + `","text":{{ value | tojson }}}`,
+			"state_topic":      t(state.FieldSceneParams),
+			"value_template":   "{{ value_json.text | default('') }}",
+			"min":              0,
+			"max":              255,
+			"mode":             "text",
+			"icon":             "mdi:message-text",
+		}),
 		common("button", "republish", "Republish state", map[string]any{
 			"command_topic":   t(topic.Get),
 			"payload_press":   "PRESS",
@@ -240,7 +257,7 @@ func (b *Bridge) clearStale(configs []string, devices []string) {
 		if _, ok := b.devices[id]; ok || id == topic.BridgeID {
 			continue
 		}
-		for _, suffix := range append(state.Fields(), topic.State, topic.Availability, topic.Metrics, topic.Frame) {
+		for _, suffix := range append(state.Fields(), topic.State, topic.Availability, topic.Metrics, topic.Frame, topic.Notification) {
 			b.retain(b.topics.Device(id, suffix), nil)
 		}
 		b.log.Info("cleared the retained topics of a device no longer configured", logkey.Device, id)

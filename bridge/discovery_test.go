@@ -58,6 +58,8 @@ var required = map[string][]string{
 	"sensor":        {"state_topic", "value_template"},
 	"button":        {"command_topic"},
 	"image":         {"image_topic", "content_type"},
+	"notify":        {"command_topic"},
+	"text":          {"command_topic", "state_topic", "min", "max"},
 	"binary_sensor": {"state_topic", "payload_on", "payload_off"},
 }
 
@@ -144,7 +146,7 @@ func TestDiscovery_Payloads(t *testing.T) {
 					t.Errorf("%s: %s %s is not retained on the broker", topic, k, s)
 				}
 			case strings.HasSuffix(k, "command_topic"):
-				if !strings.HasSuffix(s, "/set") && !strings.HasSuffix(s, "/get") && !strings.Contains(s, "/bridge/request/") {
+				if !strings.HasSuffix(s, "/set") && !strings.HasSuffix(s, "/get") && !strings.HasSuffix(s, "/notify") && !strings.Contains(s, "/bridge/request/") {
 					t.Errorf("%s: %s %s is not a command topic", topic, k, s)
 				}
 			}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/device"
+	"github.com/pidicon/pidicon-mqtt/device/picture"
+	"github.com/pidicon/pidicon-mqtt/device/scene"
 	"github.com/pidicon/pidicon-mqtt/event"
 	"github.com/pidicon/pidicon-mqtt/state"
 	"github.com/pidicon/pidicon-mqtt/topic"
@@ -58,31 +60,50 @@ func (b *Bridge) republishAll() {
 	b.retain(b.topics.Bridge(topic.BridgeState), []byte(topic.Online))
 }
 
-// info is the payload of bridge/info.
+// info is the payload of bridge/info: the version, the devices and the
+// scenes each supports, every scene with its details (CONTRACT §7) and
+// the images.
 func (b *Bridge) info() []byte {
 	type dev struct {
-		ID     string   `json:"id"`
-		Name   string   `json:"name"`
-		Type   string   `json:"type"`
-		Scenes []string `json:"scenes"`
+		ID     string     `json:"id"`
+		Name   string     `json:"name"`
+		Type   string     `json:"type"`
+		Size   scene.Size `json:"size"`
+		Scenes []string   `json:"scenes"`
+	}
+	type detail struct {
+		Name        string        `json:"name"`
+		Description string        `json:"description"`
+		Source      string        `json:"source"`
+		Params      []scene.Param `json:"params"`
 	}
 	out := struct {
-		Version string   `json:"version"`
-		Devices []dev    `json:"devices"`
-		Scenes  []string `json:"scenes"`
-	}{Version: b.opts.Version, Devices: []dev{}}
-	var all []string
+		Version      string         `json:"version"`
+		Devices      []dev          `json:"devices"`
+		Scenes       []string       `json:"scenes"`
+		SceneDetails []detail       `json:"sceneDetails"`
+		Images       []picture.Info `json:"images"`
+	}{Version: b.opts.Version, Devices: []dev{}, Scenes: []string{}, SceneDetails: []detail{}, Images: []picture.Info{}}
 	for _, id := range b.ids {
 		d := b.devices[id]
 		scenes := d.Controller.Scenes()
-		out.Devices = append(out.Devices, dev{ID: d.ID, Name: d.Name, Type: d.Kind.Type, Scenes: scenes})
-		for _, s := range scenes {
-			if !slices.Contains(all, s) {
-				all = append(all, s)
+		out.Devices = append(out.Devices, dev{ID: d.ID, Name: d.Name, Type: d.Kind.Type, Size: d.Controller.Size(), Scenes: scenes})
+		for _, name := range scenes {
+			if slices.Contains(out.Scenes, name) {
+				continue
 			}
+			out.Scenes = append(out.Scenes, name)
+			sc, _ := d.Controller.Scene(name)
+			params := sc.Params
+			if params == nil {
+				params = []scene.Param{}
+			}
+			out.SceneDetails = append(out.SceneDetails, detail{Name: name, Description: sc.Description, Source: sc.SourceName(), Params: params})
 		}
 	}
-	out.Scenes = all
+	if b.opts.Images != nil {
+		out.Images = append(out.Images, b.opts.Images.List()...)
+	}
 	js, _ := json.Marshal(out)
 	return js
 }

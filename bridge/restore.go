@@ -31,7 +31,7 @@ func (b *Bridge) restore(broker map[string][]byte) state.RestoreResult {
 			ID:       id,
 			Host:     d.Host,
 			Defaults: d.Defaults,
-			Check:    func(st state.State) error { return d.Controller.CheckScene(st.ActiveScene) },
+			Check:    d.Controller.CheckState,
 		})
 	}
 	res := state.Restore(in)

@@ -193,6 +193,9 @@ func (c *Controller) Scenes() []string { return c.opts.Scenes.For(c.Size()) }
 // an error that says why.
 func (c *Controller) CheckScene(name string) error { return c.opts.Scenes.Check(name, c.Size()) }
 
+// Scene looks up scene name.
+func (c *Controller) Scene(name string) (scene.Scene, bool) { return c.opts.Scenes.Lookup(name) }
+
 // CheckParams checks the parameters of scene name on this display and
 // returns them in canonical form (colours as #rrggbb, keys sorted); an
 // error says which parameter is wrong and why, or that the scene cannot

@@ -46,8 +46,9 @@ type RestoreDevice struct {
 	// fields a file entry leaves null.
 	Defaults State
 	// Check, if set, returns an error when the device cannot run st (an
-	// unknown scene, or one not for its size); the restored state then
-	// takes the defaults' scene.
+	// unknown scene, one not for its size, parameters the scene does not
+	// take); the restored state then takes the defaults' scene and its
+	// parameters.
 	Check func(st State) error
 }
 
@@ -85,8 +86,8 @@ type Restored struct {
 	// BrokerRefused says why the broker's retained state was not used
 	// (invalid, or dated in the future); nil if it was usable or absent.
 	BrokerRefused error
-	// SceneRefused says why the restored scene cannot run on the device;
-	// the defaults' scene took its place.
+	// SceneRefused says why the restored scene, or its parameters, cannot
+	// run on the device; the defaults' scene took its place.
 	SceneRefused error
 	// Quarantined repeats RestoreInput.Quarantined: the file was unusable.
 	Quarantined bool
@@ -122,7 +123,7 @@ func Restore(in RestoreInput) RestoreResult {
 		key := d.ID
 		e, ok := in.File.Entry(key)
 		if !ok {
-			if key = hostAddress(d.Host); key != "" {
+			if key = HostAddress(d.Host); key != "" {
 				if by, taken := claimed[key]; taken {
 					if _, exists := in.File.Entry(key); exists {
 						r.HostTakenBy = by
@@ -181,6 +182,7 @@ func Restore(in RestoreInput) RestoreResult {
 			if err := d.Check(r.State); err != nil {
 				r.SceneRefused = err
 				r.State.ActiveScene = d.Defaults.ActiveScene
+				r.State.SceneParams = d.Defaults.SceneParams
 			}
 		}
 		out.Devices = append(out.Devices, r)
@@ -195,9 +197,9 @@ func Restore(in RestoreInput) RestoreResult {
 	return out
 }
 
-// hostAddress is the address part of a device's host setting ("" for
+// HostAddress is the address part of a device's host setting ("" for
 // none): "192.168.1.9:80" and "192.168.1.9" both give "192.168.1.9".
-func hostAddress(host string) string {
+func HostAddress(host string) string {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		return h
 	}

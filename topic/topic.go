@@ -30,7 +30,11 @@ const (
 	BridgeEvent      = "bridge/event"
 	BridgeSync       = "bridge/sync"
 	BridgeRequest    = "bridge/request/"
+	BridgeNotify     = "bridge/notify"
 	RequestRepublish = "republish"
+	// RequestImage starts the name of an image request:
+	// bridge/request/image/<name>.
+	RequestImage = "image/"
 )
 
 // Refusals of the topic policy.
@@ -71,6 +75,8 @@ func (l Layout) CommandFilters() []string {
 		l.Base + "/+/" + Set,
 		l.Base + "/+/+/" + Set,
 		l.Base + "/+/" + Get,
+		l.Base + "/+/" + Notify, // also bridge/notify
+		l.Base + "/+/" + Dismiss,
 		l.Base + "/" + BridgeRequest + "#",
 	}
 }
@@ -88,6 +94,8 @@ const (
 	StateTopic              // <id>/state (read at start-up)
 	Sync                    // bridge/sync
 	BadFieldSet             // <id>/<not a field>/set
+	NotifyRequest           // <id>/notify, and bridge/notify (Device "")
+	DismissRequest          // <id>/notify/dismiss
 )
 
 // Parsed is a topic taken apart.
@@ -105,7 +113,7 @@ type Parsed struct {
 // (and so must never retain it).
 func (p Parsed) IsCommand() bool {
 	switch p.Kind {
-	case FieldSet, JSONSet, GetRequest, Request, BadFieldSet:
+	case FieldSet, JSONSet, GetRequest, Request, BadFieldSet, NotifyRequest, DismissRequest:
 		return true
 	}
 	return false
@@ -120,8 +128,11 @@ func (l Layout) Parse(t string) Parsed {
 	if name, ok := strings.CutPrefix(rest, BridgeRequest); ok {
 		return Parsed{Kind: Request, Name: name}
 	}
-	if rest == BridgeSync {
+	switch rest {
+	case BridgeSync:
 		return Parsed{Kind: Sync}
+	case BridgeNotify:
+		return Parsed{Kind: NotifyRequest}
 	}
 	parts := strings.Split(rest, "/")
 	switch {
@@ -133,7 +144,11 @@ func (l Layout) Parse(t string) Parsed {
 			return Parsed{Kind: GetRequest, Device: parts[0]}
 		case State:
 			return Parsed{Kind: StateTopic, Device: parts[0]}
+		case Notify:
+			return Parsed{Kind: NotifyRequest, Device: parts[0]}
 		}
+	case len(parts) == 3 && parts[0] != BridgeID && parts[1]+"/"+parts[2] == Dismiss:
+		return Parsed{Kind: DismissRequest, Device: parts[0]}
 	case len(parts) == 3 && parts[0] != BridgeID && parts[2] == Set:
 		for _, f := range state.Fields() {
 			if parts[1] == f {

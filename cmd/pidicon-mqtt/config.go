@@ -34,7 +34,27 @@ type Config struct {
 	State         StateConfig         `mapstructure:"state"`
 	Log           LogConfig           `mapstructure:"log"`
 	HTTP          HTTPConfig          `mapstructure:"http"`
+	Images        ImagesConfig        `mapstructure:"images"`
+	Compat        CompatConfig        `mapstructure:"compat"`
 	Devices       []DeviceConfig      `mapstructure:"devices"`
+}
+
+// ImagesConfig is where images come from besides uploads.
+type ImagesConfig struct {
+	// Dir is a folder of the user's own images, listed read-only; empty:
+	// none.
+	Dir string `mapstructure:"dir"`
+}
+
+// CompatConfig takes the commands of the original pidicon daemon.
+type CompatConfig struct {
+	Pidicon PidiconCompatConfig `mapstructure:"pidicon"`
+}
+
+// PidiconCompatConfig is compat.pidicon (CONTRACT §10).
+type PidiconCompatConfig struct {
+	Enabled bool   `mapstructure:"enabled"`
+	Prefix  string `mapstructure:"prefix"`
 }
 
 // MQTTConfig is the daemon's MQTT connection.
@@ -100,6 +120,9 @@ type DeviceConfig struct {
 	FillColor string `mapstructure:"fill_color"`
 	// ProbeInterval is the health check period while the device answers.
 	ProbeInterval time.Duration `mapstructure:"probe_interval"`
+	// MaxFPS caps the frames a second sent to the display (default and at
+	// most 5).
+	MaxFPS float64 `mapstructure:"max_fps"`
 }
 
 // kinds are the display kinds the daemon knows (devices[].type): the one
@@ -134,6 +157,9 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("state.persist", true)
 	v.SetDefault("log.level", "info")
 	v.SetDefault("log.format", "text")
+	v.SetDefault("images.dir", "")
+	v.SetDefault("compat.pidicon.enabled", false)
+	v.SetDefault("compat.pidicon.prefix", "pixoo")
 	setSecurityDefaults(v)
 }
 
@@ -226,6 +252,9 @@ func (c *Config) fillDefaults(getenv func(string) string) {
 		if d.ProbeInterval == 0 {
 			d.ProbeInterval = 5 * time.Second
 		}
+		if d.MaxFPS == 0 {
+			d.MaxFPS = device.MaxFPS
+		}
 	}
 }
 
@@ -307,6 +336,15 @@ func (c Config) Validate() error {
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log.format %q: must be text or json", c.Log.Format)
 	}
+	if p := c.Compat.Pidicon; p.Enabled && (p.Prefix == "" || strings.ContainsAny(p.Prefix, "+#") ||
+		strings.HasPrefix(p.Prefix, "/") || strings.HasSuffix(p.Prefix, "/") || p.Prefix == c.MQTT.BaseTopic) {
+		bad("compat.pidicon.prefix %q: must be a topic without +, # or surrounding /, other than mqtt.base_topic", p.Prefix)
+	}
+	if c.Images.Dir != "" {
+		if fi, err := os.Stat(c.Images.Dir); err != nil || !fi.IsDir() {
+			bad("images.dir %q: not a folder", c.Images.Dir)
+		}
+	}
 	errs = append(errs, c.validateDevices()...)
 	return errors.Join(errs...)
 }
@@ -367,6 +405,9 @@ func (c Config) validateDevices() []error {
 		if d.ProbeInterval < 100*time.Millisecond {
 			bad("probe_interval %s: must be at least 100ms", d.ProbeInterval)
 		}
+		if d.MaxFPS <= 0 || d.MaxFPS > device.MaxFPS {
+			bad("max_fps %v: must be more than 0 and at most %v", d.MaxFPS, device.MaxFPS)
+		}
 	}
 	return errs
 }
@@ -392,14 +433,11 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// parseColor reads "#rrggbb".
+// parseColor reads "#rrggbb" or "#rgb".
 func parseColor(s string) (color.RGBA, error) {
-	var r, g, b uint8
-	if len(s) != 7 || s[0] != '#' {
+	c, err := scene.ParseColorText(s)
+	if err != nil {
 		return color.RGBA{}, fmt.Errorf("%q: want #rrggbb", s)
 	}
-	if _, err := fmt.Sscanf(s[1:], "%02x%02x%02x", &r, &g, &b); err != nil {
-		return color.RGBA{}, fmt.Errorf("%q: want #rrggbb", s)
-	}
-	return color.RGBA{R: r, G: g, B: b, A: 255}, nil
+	return c, nil
 }

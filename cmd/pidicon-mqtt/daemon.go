@@ -17,6 +17,7 @@ import (
 	"github.com/pidicon/pidicon-mqtt/bridge"
 	"github.com/pidicon/pidicon-mqtt/broker"
 	"github.com/pidicon/pidicon-mqtt/device"
+	"github.com/pidicon/pidicon-mqtt/device/picture"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
 	"github.com/pidicon/pidicon-mqtt/event"
 	"github.com/pidicon/pidicon-mqtt/internal/atomicfile"
@@ -59,7 +60,12 @@ func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv fu
 		username, password = embedded.DaemonLogin() // only the daemon knows it
 	}
 
-	devices, closeDevices, err := buildDevices(cfg, handler, ver, log)
+	images, closeImages, err := openImages(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeImages()
+	devices, closeDevices, err := buildDevices(cfg, handler, ver, images, log)
 	if err != nil {
 		return err
 	}
@@ -101,6 +107,8 @@ func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv fu
 			DiscoveryPrefix: cfg.HomeAssistant.DiscoveryPrefix,
 			StatusTopic:     cfg.HomeAssistant.StatusTopic,
 		},
+		Images: images,
+		Compat: bridge.Compat{Pidicon: cfg.Compat.Pidicon.Enabled, Prefix: cfg.Compat.Pidicon.Prefix},
 	})
 	stopHTTP, err := serveHTTP(cfg.HTTP.Listen, &observed{bridge: b, broker: embedded, persister: persister, version: ver}, log)
 	if err != nil {
@@ -166,9 +174,42 @@ func openStateFile(cfg StateConfig, log *slog.Logger) (doc *state.Document, quar
 	return nil, true
 }
 
+// openImages opens the image store: images/ beside the state file, and
+// the user's images.dir. Without persistence, or when that folder cannot
+// be used, the images go to a temporary folder (and do not survive a
+// restart: logged), which the returned func removes.
+func openImages(cfg Config, log *slog.Logger) (*picture.Store, func(), error) {
+	dir := filepath.Join(filepath.Dir(cfg.State.Path), "images")
+	var store *picture.Store
+	var err error
+	if cfg.State.Persist {
+		if store, err = picture.OpenStore(dir, cfg.Images.Dir); err != nil {
+			log.Error("cannot keep images beside the state file; uploaded images will not survive a restart",
+				logkey.Path, dir, logkey.Error, err)
+		}
+	}
+	done := func() {}
+	if store == nil {
+		tmp, err := os.MkdirTemp("", "pidicon-images-")
+		if err != nil {
+			return nil, nil, fmt.Errorf("images: %w", err)
+		}
+		dir, done = tmp, func() { os.RemoveAll(tmp) }
+		if store, err = picture.OpenStore(dir, cfg.Images.Dir); err != nil {
+			done()
+			return nil, nil, fmt.Errorf("images: %w", err)
+		}
+	}
+	for _, p := range store.Problems() {
+		log.Warn("image skipped", logkey.Error, p)
+	}
+	log.Info("images", logkey.Path, dir, logkey.Count, len(store.List()), logkey.UserDir, cfg.Images.Dir)
+	return store, done, nil
+}
+
 // buildDevices creates each configured device's driver and controller. The
 // returned func closes what they hold (simulators).
-func buildDevices(cfg Config, handler slog.Handler, ver string, log *slog.Logger) ([]bridge.Device, func(), error) {
+func buildDevices(cfg Config, handler slog.Handler, ver string, images *picture.Store, log *slog.Logger) ([]bridge.Device, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -199,6 +240,8 @@ func buildDevices(cfg Config, handler slog.Handler, ver string, log *slog.Logger
 			SceneDefaults: map[string]scene.Values{scene.Fill: {"color": fill}},
 			Driver:        drv,
 			Scenes:        scenes,
+			Images:        images,
+			MaxFPS:        dc.MaxFPS,
 			LogHandler:    handler,
 			ProbeEvery:    dc.ProbeInterval,
 			Previews:      previews,

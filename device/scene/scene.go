@@ -20,7 +20,8 @@ import (
 
 // Size is a display size in pixels.
 type Size struct {
-	W, H int
+	W int `json:"width"`
+	H int `json:"height"`
 }
 
 // String formats the size as "64x64".
@@ -49,6 +50,8 @@ type Scene struct {
 	Name string
 	// Description is one line for users (bridge/info's sceneDetails).
 	Description string
+	// Source is the file that defines the scene; "" for a built-in one.
+	Source string
 	// Sizes lists the display sizes the scene can draw; empty means any
 	// size of at least MinSize.
 	Sizes []Size
@@ -68,6 +71,15 @@ type Scene struct {
 	Params []Param
 	// Render draws one frame into dst, of a size the scene supports.
 	Render func(dst *image.RGBA, f Frame)
+}
+
+// SourceName is where the scene comes from, as bridge/info says it:
+// "builtin" or the file that defines it.
+func (s Scene) SourceName() string {
+	if s.Source == "" {
+		return "builtin"
+	}
+	return s.Source
 }
 
 // FramesPerSecond is the rate at which the scene wants new frames on a
