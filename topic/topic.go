@@ -86,16 +86,16 @@ type Kind int
 
 // The kinds of topics.
 const (
-	Other       Kind = iota // not one the daemon handles
-	FieldSet                // <id>/<field>/set
-	JSONSet                 // <id>/set
-	GetRequest              // <id>/get
-	Request                 // bridge/request/<name>
-	StateTopic              // <id>/state (read at start-up)
-	Sync                    // bridge/sync
-	BadFieldSet             // <id>/<not a field>/set
-	NotifyRequest           // <id>/notify, and bridge/notify (Device "")
-	DismissRequest          // <id>/notify/dismiss
+	Other          Kind = iota // not one the daemon handles
+	FieldSet                   // <id>/<field>/set
+	JSONSet                    // <id>/set
+	GetRequest                 // <id>/get
+	Request                    // bridge/request/<name>
+	StateTopic                 // <id>/state (read at start-up)
+	Sync                       // bridge/sync
+	BadFieldSet                // <id>/<not a field>/set
+	NotifyRequest              // <id>/notify, and bridge/notify (Device "")
+	DismissRequest             // <id>/notify/dismiss
 )
 
 // Parsed is a topic taken apart.
