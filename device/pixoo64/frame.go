@@ -11,29 +11,34 @@ import (
 // frameBytes is the size of one frame as raw RGB888.
 const frameBytes = Width * Height * 3
 
-// The Draw/SendHttpGif body around the PicID and the PicData.
+// The Draw/SendHttpGif body around its numbers and the PicData.
 const (
-	frameBodyHead = `{"Command":"` + cmdSendHttpGif + `","PicNum":1,"PicWidth":64,"PicOffset":0,"PicID":`
-	frameBodyMid  = `,"PicSpeed":1000,"PicData":"`
+	frameBodyHead = `{"Command":"` + cmdSendHttpGif + `","PicNum":`
 	frameBodyTail = `"}`
 )
 
 // frameBodyCap is the length of the longest Draw/SendHttpGif body: the
-// PicData is (frameBytes+2)/3*4 characters of padded base64, the PicID at
-// most 20 digits.
-const frameBodyCap = len(frameBodyHead) + 20 + len(frameBodyMid) +
-	(frameBytes+2)/3*4 + len(frameBodyTail)
+// PicData is (frameBytes+2)/3*4 characters of padded base64, the numbers
+// and their keys at most 120 characters.
+const frameBodyCap = len(frameBodyHead) + 120 + (frameBytes+2)/3*4 + len(frameBodyTail)
+
+// picture is where a frame goes: its PicID, the animation's frame count
+// (PicNum) and its place in it (PicOffset), and how long it shows
+// (PicSpeed, ms). A single frame is PicNum 1, PicOffset 0.
+type picture struct {
+	id, num, offset, speedMS int
+}
 
 // checkFrame returns an error unless frame is a well-formed 64x64 image.
 func checkFrame(frame *image.RGBA) error {
 	return scene.Size{W: Width, H: Height}.CheckFrame(frame)
 }
 
-// appendFrameBody appends the Draw/SendHttpGif body that shows frame (a
-// frame checkFrame accepts) with PicID id. PicData is the base64 of the
-// frame as RGB888, row-major: pixel (x, y) at byte (y*64+x)*3. It converts
-// through c.rgb, so it allocates nothing once dst is large enough.
-func (c *Client) appendFrameBody(dst []byte, id int, frame *image.RGBA) []byte {
+// appendFrameBody appends the Draw/SendHttpGif body that sends frame (a
+// frame checkFrame accepts) as pic. PicData is the base64 of the frame as
+// RGB888, row-major: pixel (x, y) at byte (y*64+x)*3. It converts through
+// c.rgb, so it allocates nothing once dst is large enough.
+func (c *Client) appendFrameBody(dst []byte, pic picture, frame *image.RGBA) []byte {
 	rgb := c.rgb[:]
 	for y := range Height {
 		i := frame.PixOffset(frame.Rect.Min.X, frame.Rect.Min.Y+y)
@@ -46,8 +51,14 @@ func (c *Client) appendFrameBody(dst []byte, id int, frame *image.RGBA) []byte {
 		}
 	}
 	dst = append(dst, frameBodyHead...)
-	dst = strconv.AppendInt(dst, int64(id), 10)
-	dst = append(dst, frameBodyMid...)
+	dst = strconv.AppendInt(dst, int64(pic.num), 10)
+	dst = append(dst, `,"PicWidth":64,"PicOffset":`...)
+	dst = strconv.AppendInt(dst, int64(pic.offset), 10)
+	dst = append(dst, `,"PicID":`...)
+	dst = strconv.AppendInt(dst, int64(pic.id), 10)
+	dst = append(dst, `,"PicSpeed":`...)
+	dst = strconv.AppendInt(dst, int64(pic.speedMS), 10)
+	dst = append(dst, `,"PicData":"`...)
 	dst = base64.StdEncoding.AppendEncode(dst, rgb)
 	return append(dst, frameBodyTail...)
 }

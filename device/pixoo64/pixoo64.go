@@ -84,12 +84,18 @@ type Client struct {
 	// selected; it is cleared by any failed request and by Reset.
 	channelSet bool
 	ids        picIDs
+	// animID is the PicID of the animation being sent (0: none), animNext
+	// the PicOffset of its next frame.
+	animID, animNext int
 
 	rgb  [frameBytes]byte // one frame as RGB888, reused
 	body []byte           // the Draw/SendHttpGif body, reused
 }
 
-var _ device.Driver = (*Client)(nil)
+var (
+	_ device.Driver   = (*Client)(nil)
+	_ device.Animator = (*Client)(nil)
+)
 
 // New returns a Client for the device at host: "ip", "ip:port", a host
 // name, or a URL "http://ip:port" (port 80 when absent). It sends nothing.
@@ -138,6 +144,7 @@ func (c *Client) Close() { c.api.CloseIdleConnections() }
 func (c *Client) Reset() {
 	c.channelSet = false
 	c.ids.invalidate()
+	c.animID = 0
 }
 
 // SetBrightness sets the panel brightness, 0..100; other values are an
@@ -213,28 +220,97 @@ func (c *Client) PushFrame(ctx context.Context, frame *image.RGBA) error {
 	if err := checkFrame(frame); err != nil {
 		return fmt.Errorf("pixoo64: %s: %w", cmdSendHttpGif, err)
 	}
-	if !c.channelSet {
-		err := c.command(ctx, cmdSetIndex, struct {
-			Command     string
-			SelectIndex int
-		}{cmdSetIndex, drawingChannel}, nil)
-		if err != nil {
-			return err
-		}
-		c.channelSet = true
+	if err := c.selectChannel(ctx); err != nil {
+		return err
 	}
-	id, reset := c.ids.next()
-	if reset {
-		if err := c.command(ctx, cmdResetHttpGifID, struct{ Command string }{cmdResetHttpGifID}, nil); err != nil {
-			return err
-		}
+	id, err := c.newPicID(ctx)
+	if err != nil {
+		return err
 	}
-	c.body = c.appendFrameBody(c.body[:0], id, frame)
+	c.body = c.appendFrameBody(c.body[:0], picture{id: id, num: 1, speedMS: 1000}, frame)
 	if err := c.post(ctx, cmdSendHttpGif, c.body, nil); err != nil {
 		return err
 	}
 	c.ids.pushed(id)
 	return nil
+}
+
+// MaxAnimationFrames is the most frames of one animation the Client sends
+// (PicNum): the device's limit is reported as 59 to 60.
+const MaxAnimationFrames = 59
+
+// MaxAnimationFrames is the most frames of one animation, 59.
+func (c *Client) MaxAnimationFrames() int { return MaxAnimationFrames }
+
+// PushAnimationFrame sends frame index of an animation of count frames
+// (at most MaxAnimationFrames), each shown for delay (PicSpeed): one
+// PicID for all, PicNum count, PicOffset index; the device plays the
+// animation by itself once the last frame is in. Frame 0 takes a new
+// PicID (resetting the counter as PushFrame does); a later frame must
+// follow the one before it, or the upload must start over at 0. The
+// caller spaces the posts: back-to-back 16 KB posts are reported to make
+// the device drop the connection.
+func (c *Client) PushAnimationFrame(ctx context.Context, frame *image.RGBA, index, count int, delay time.Duration) error {
+	if err := checkFrame(frame); err != nil {
+		return fmt.Errorf("pixoo64: %s: %w", cmdSendHttpGif, err)
+	}
+	if count < 1 || count > MaxAnimationFrames || index < 0 || index >= count {
+		return fmt.Errorf("pixoo64: %s: frame %d of %d: want 0 <= index < count <= %d", cmdSendHttpGif, index, count, MaxAnimationFrames)
+	}
+	if index == 0 {
+		if err := c.selectChannel(ctx); err != nil {
+			return err
+		}
+		id, err := c.newPicID(ctx)
+		if err != nil {
+			return err
+		}
+		c.animID, c.animNext = id, 0
+	}
+	if c.animID == 0 || index != c.animNext {
+		return fmt.Errorf("pixoo64: %s: frame %d of an animation whose next frame is %d: start over at 0", cmdSendHttpGif, index, c.animNext)
+	}
+	speed := int(min(max(delay.Milliseconds(), 1), 60_000))
+	c.body = c.appendFrameBody(c.body[:0], picture{id: c.animID, num: count, offset: index, speedMS: speed}, frame)
+	if err := c.post(ctx, cmdSendHttpGif, c.body, nil); err != nil {
+		c.animID = 0
+		return err
+	}
+	c.animNext++
+	if c.animNext == count {
+		c.ids.pushed(c.animID)
+		c.animID = 0
+	}
+	return nil
+}
+
+// selectChannel selects the custom drawing channel unless it is known to
+// be selected.
+func (c *Client) selectChannel(ctx context.Context) error {
+	if c.channelSet {
+		return nil
+	}
+	err := c.command(ctx, cmdSetIndex, struct {
+		Command     string
+		SelectIndex int
+	}{cmdSetIndex, drawingChannel}, nil)
+	if err != nil {
+		return err
+	}
+	c.channelSet = true
+	return nil
+}
+
+// newPicID returns the PicID of the next image, resetting the device's
+// counter first when the rule says so (picIDs).
+func (c *Client) newPicID(ctx context.Context) (int, error) {
+	id, reset := c.ids.next()
+	if reset {
+		if err := c.command(ctx, cmdResetHttpGifID, struct{ Command string }{cmdResetHttpGifID}, nil); err != nil {
+			return 0, err
+		}
+	}
+	return id, nil
 }
 
 // Kind is the Divoom Pixoo 64 as a device kind: type "pixoo64", reached at

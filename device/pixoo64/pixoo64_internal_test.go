@@ -84,7 +84,7 @@ func TestAppendFrameBody(t *testing.T) {
 	frame.SetRGBA(0, 1, color.RGBA{R: 7, G: 8, B: 9, A: 255})
 	frame.SetRGBA(63, 63, color.RGBA{R: 10, G: 11, B: 12, A: 0})
 
-	body := c.appendFrameBody(nil, 12345, frame)
+	body := c.appendFrameBody(nil, picture{id: 12345, num: 1, speedMS: 1000}, frame)
 	if len(body) > frameBodyCap {
 		t.Errorf("body is %d bytes, over frameBodyCap %d", len(body), frameBodyCap)
 	}
@@ -162,6 +162,6 @@ func BenchmarkPushFrameEncode(b *testing.B) {
 	id := 0
 	for b.Loop() {
 		id = id%DefaultResetEvery + 1
-		c.body = c.appendFrameBody(c.body[:0], id, frame)
+		c.body = c.appendFrameBody(c.body[:0], picture{id: id, num: 1, speedMS: 1000}, frame)
 	}
 }

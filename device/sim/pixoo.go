@@ -48,8 +48,10 @@ type Request struct {
 //     body that is not a JSON object with a Command, gets the firmware's
 //     plain "Request data illegal json". A known command with a missing or
 //     invalid argument gets {"error_code":1}: the simulator is stricter
-//     than the firmware, to catch driver bugs. Draw/SendHttpGif takes only
-//     single frames (PicNum 1, PicWidth 64, PicOffset 0), a PicID larger
+//     than the firmware, to catch driver bugs. Draw/SendHttpGif takes a
+//     single frame (PicNum 1, PicOffset 0) or the frames of an animation
+//     (PicNum N up to 60, PicOffset 0..N-1 in order, all with one PicID,
+//     which the device then plays by itself), PicWidth 64, a PicID larger
 //     than the last one, and PicData that is valid base64 of 12,288 bytes.
 //   - GET /frame.png: the last frame (black before the first).
 //   - GET /state: the state as JSON, for humans and tests.
@@ -66,6 +68,10 @@ type Pixoo struct {
 	screenOn   bool
 	channel    int
 	picID      int
+	upload     []*image.RGBA // the frames of an animation being uploaded
+	uploadNum  int           // its PicNum
+	animation  []*image.RGBA // the last complete animation, nil after a single frame
+	speed      int           // its PicSpeed, ms
 	frame      *image.RGBA // the last frame, nil before the first
 	pushes     int
 }
@@ -93,6 +99,7 @@ func (p *Pixoo) PowerCycle() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.screenOn, p.channel, p.picID, p.frame = true, 0, 0, nil
+	p.upload, p.animation = nil, nil
 }
 
 // ServeHTTP serves the device API and the pages for humans.
@@ -153,6 +160,21 @@ func (p *Pixoo) frameLocked() *image.RGBA {
 		img.Pix[i] = 0xff
 	}
 	return img
+}
+
+// Animation returns copies of the frames of the last animation uploaded
+// completely (PicNum > 1) and its PicSpeed in milliseconds; nil when the
+// last image was a single frame.
+func (p *Pixoo) Animation() ([]*image.RGBA, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*image.RGBA
+	for _, f := range p.animation {
+		c := image.NewRGBA(f.Rect)
+		copy(c.Pix, f.Pix)
+		out = append(out, c)
+	}
+	return out, p.speed
 }
 
 // Requests returns the last API requests (at most 1000), oldest first.
@@ -291,23 +313,27 @@ func (p *Pixoo) applyLocked(cmd string, body map[string]any) []byte {
 	return []byte(pixooIllegalJSON)
 }
 
+// maxPicNum is the most frames of one animation the simulator takes.
+const maxPicNum = 60
+
 // takeFrameLocked checks a Draw/SendHttpGif body and, if it is valid, shows
-// its frame.
+// its frame, or adds it to the animation being uploaded; the device shows
+// an animation's first frame once the last is in.
 func (p *Pixoo) takeFrameLocked(body map[string]any) bool {
-	for _, want := range []struct {
-		key string
-		val int
-	}{{"PicNum", 1}, {"PicWidth", pixooSize}, {"PicOffset", 0}} {
-		if v, valid := intArg(body, want.key); !valid || v != want.val {
-			return false
-		}
-	}
-	id, valid := intArg(body, "PicID")
-	if !valid || id <= p.picID {
+	num, okNum := intArg(body, "PicNum")
+	offset, okOffset := intArg(body, "PicOffset")
+	width, okWidth := intArg(body, "PicWidth")
+	id, okID := intArg(body, "PicID")
+	speed, okSpeed := intArg(body, "PicSpeed")
+	if !okNum || !okOffset || !okWidth || !okID || !okSpeed ||
+		num < 1 || num > maxPicNum || width != pixooSize || speed <= 0 {
 		return false
 	}
-	if speed, valid := intArg(body, "PicSpeed"); !valid || speed <= 0 {
-		return false
+	switch {
+	case offset == 0 && id <= p.picID:
+		return false // a new image needs a higher PicID
+	case offset > 0 && (id != p.picID || num != p.uploadNum || offset != len(p.upload)):
+		return false // not the next frame of the animation being uploaded
 	}
 	data, _ := body["PicData"].(string)
 	if len(data) != base64.StdEncoding.EncodedLen(pixooFrameBytes) {
@@ -317,15 +343,25 @@ func (p *Pixoo) takeFrameLocked(body map[string]any) bool {
 	if err != nil || len(rgb) != pixooFrameBytes {
 		return false
 	}
-	if p.frame == nil {
-		p.frame = image.NewRGBA(image.Rect(0, 0, pixooSize, pixooSize))
-	}
-	pix := p.frame.Pix
+	frame := image.NewRGBA(image.Rect(0, 0, pixooSize, pixooSize))
+	pix := frame.Pix
 	for i := range pixooSize * pixooSize {
 		pix[4*i], pix[4*i+1], pix[4*i+2], pix[4*i+3] = rgb[3*i], rgb[3*i+1], rgb[3*i+2], 0xff
 	}
+	if offset == 0 {
+		p.upload, p.uploadNum = nil, num
+	}
+	p.upload = append(p.upload, frame)
 	p.picID = id
 	p.pushes++
+	if len(p.upload) == num {
+		p.frame = p.upload[0]
+		p.animation, p.speed = nil, speed
+		if num > 1 {
+			p.animation = p.upload
+		}
+		p.upload = nil
+	}
 	return true
 }
 

@@ -55,6 +55,59 @@ func frameJSON(id int, pixel func(x, y int) (r, g, b byte)) string {
 
 func gradient(x, y int) (r, g, b byte) { return byte(x * 4), byte(y * 4), byte(x + y) }
 
+// animationFrameJSON is frame offset of an animation of num frames.
+func animationFrameJSON(id, num, offset int, pixel func(x, y int) (r, g, b byte)) string {
+	s := frameJSON(id, pixel)
+	s = strings.Replace(s, `"PicNum":1`, fmt.Sprintf(`"PicNum":%d`, num), 1)
+	s = strings.Replace(s, `"PicOffset":0`, fmt.Sprintf(`"PicOffset":%d`, offset), 1)
+	return strings.Replace(s, `"PicSpeed":1000`, `"PicSpeed":250`, 1)
+}
+
+// TestPixoo_Animation uploads an animation the way the device takes it:
+// one PicID, PicNum frames, PicOffset 0..N-1 in order.
+func TestPixoo_Animation(t *testing.T) {
+	dev := sim.NewPixoo()
+	defer dev.Close()
+	shade := func(v byte) func(x, y int) (r, g, b byte) {
+		return func(x, y int) (r, g, b byte) { return v, v, v }
+	}
+	const ok, bad = `{"error_code":0}`, `{"error_code":1}`
+	steps := []struct {
+		name, body, want string
+	}{
+		{"frame 0 of 3", animationFrameJSON(1, 3, 0, shade(10)), ok},
+		{"frame 2 before 1", animationFrameJSON(1, 3, 2, shade(30)), bad},
+		{"frame 1 with another id", animationFrameJSON(2, 3, 1, shade(20)), bad},
+		{"frame 1 with another count", animationFrameJSON(1, 4, 1, shade(20)), bad},
+		{"frame 1", animationFrameJSON(1, 3, 1, shade(20)), ok},
+		{"frame 2", animationFrameJSON(1, 3, 2, shade(30)), ok},
+		{"frame 3 of 3", animationFrameJSON(1, 3, 3, shade(40)), bad},
+	}
+	for _, s := range steps {
+		if _, got := post(t, dev, s.body); !jsonEqual(got, s.want) {
+			t.Errorf("%s: answer %s, want %s", s.name, got, s.want)
+		}
+	}
+	frames, speed := dev.Animation()
+	if len(frames) != 3 || speed != 250 {
+		t.Fatalf("animation of %d frames at %d ms, want 3 at 250", len(frames), speed)
+	}
+	for i, f := range frames {
+		if got := f.RGBAAt(5, 5).R; got != byte(10*(i+1)) {
+			t.Errorf("frame %d shade %d", i, got)
+		}
+	}
+	if got := dev.Frame().RGBAAt(0, 0).R; got != 10 {
+		t.Errorf("the display shows shade %d, want the first frame's 10", got)
+	}
+	if _, got := post(t, dev, frameJSON(2, gradient)); !jsonEqual(got, ok) {
+		t.Fatalf("a single frame after the animation: %s", got)
+	}
+	if frames, _ := dev.Animation(); frames != nil {
+		t.Error("a single frame left the animation playing")
+	}
+}
+
 // jsonEqual reports whether a and b are the same JSON value.
 func jsonEqual(a, b string) bool {
 	var va, vb any
@@ -117,7 +170,7 @@ func TestPixoo_Commands(t *testing.T) {
 			func() bool { return dev.PicID() == 0 }},
 		{"frame after reset", frameJSON(1, gradient), ok,
 			func() bool { return dev.PicID() == 1 && dev.Pushes() == 3 }},
-		{"frame PicNum 2", strings.Replace(frameJSON(2, gradient), `"PicNum":1`, `"PicNum":2`, 1), bad, nil},
+		{"frame PicNum 61", strings.Replace(frameJSON(2, gradient), `"PicNum":1`, `"PicNum":61`, 1), bad, nil},
 		{"frame PicWidth 32", strings.Replace(frameJSON(2, gradient), `"PicWidth":64`, `"PicWidth":32`, 1), bad, nil},
 		{"frame PicOffset 1", strings.Replace(frameJSON(2, gradient), `"PicOffset":0`, `"PicOffset":1`, 1), bad, nil},
 		{"frame PicSpeed 0", strings.Replace(frameJSON(2, gradient), `"PicSpeed":1000`, `"PicSpeed":0`, 1), bad, nil},
