@@ -42,4 +42,5 @@ const (
 	Changed        = "changed"
 	Timestamp      = "timestamp"
 	StartupScene   = "startup_scene"
+	RetryIn        = "retry_in"
 )
