@@ -418,8 +418,8 @@ func (b *Broker) refusedLogin(cl *mochi.Client, pk packets.Packet, err error) {
 //
 // The lock: mochi writes a retained message into its index (after
 // OnPublish, or OnWill, and before OnRetainMessage) while a subscription
-// reads the index without its lock (after OnSubscribed, before
-// OnPacketProcessed). Both run on the client's goroutine, and mochi calls
+// reads the index without its lock (once the SUBACK is sent, OnPacketSent,
+// until OnPacketProcessed). Both run on the client's goroutine, and mochi calls
 // the closing hook whenever it called the opening one; the client's
 // connection notes which lock it holds, so a hook is never closed twice.
 type brokerHook struct {
@@ -433,7 +433,7 @@ func (h *brokerHook) Provides(b byte) bool {
 	switch b {
 	case mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnPublish,
 		mochi.OnPacketRead, mochi.OnConnect, mochi.OnPacketEncode, mochi.OnDisconnect,
-		mochi.OnSubscribed, mochi.OnPacketProcessed, mochi.OnWill, mochi.OnRetainMessage:
+		mochi.OnPacketSent, mochi.OnPacketProcessed, mochi.OnWill, mochi.OnRetainMessage:
 		return true
 	}
 	return false
@@ -478,16 +478,20 @@ func (h *brokerHook) OnDisconnect(cl *mochi.Client, err error, _ bool) {
 	}
 }
 
-// OnSubscribed takes the read lock of the retained messages, which mochi
-// scans next for the new subscription.
-func (h *brokerHook) OnSubscribed(cl *mochi.Client, _ packets.Packet, _ []byte) {
+// OnPacketSent takes, once a SUBACK is sent, the read lock of the
+// retained messages, which mochi scans next for the new subscription.
+// (Not before the SUBACK: a client that does not read could hold it.)
+func (h *brokerHook) OnPacketSent(cl *mochi.Client, pk packets.Packet, _ []byte) {
+	if pk.FixedHeader.Type != packets.Suback {
+		return
+	}
 	if c := connOf(cl.Net.Conn); c != nil {
 		h.broker.retainMu.RLock()
 		c.holdsScan.Store(true)
 	}
 }
 
-// OnPacketProcessed releases the read lock OnSubscribed took.
+// OnPacketProcessed releases the read lock OnPacketSent took.
 func (h *brokerHook) OnPacketProcessed(cl *mochi.Client, pk packets.Packet, _ error) {
 	if pk.FixedHeader.Type != packets.Subscribe {
 		return

@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -213,6 +214,8 @@ func (g *gate) serve(listener string, tc *trackedConn, conn net.Conn, establish 
 		g.mu.Unlock()
 		if evicted {
 			err = errEvicted
+		} else if clientLeft(err) {
+			return // a port check, or a client that gave up: not dropped
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -306,6 +309,12 @@ func readConnect(r io.Reader, max int) ([]byte, packets.Packet, error) {
 	// as it refuses any other.
 	pk.ConnectDecode(first[len(head):])
 	return first, pk, nil
+}
+
+// clientLeft reports whether a read failed because the client closed the
+// connection.
+func clientLeft(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // refuseBusy answers a CONNECT the gate refuses for lack of room: "server
