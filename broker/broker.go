@@ -2,7 +2,9 @@
 // when no external broker is configured: its listeners (TCP, TLS,
 // WebSocket), its logins, and the policy that only the daemon publishes
 // the daemon's topics and that commands are never retained (CONTRACT §2).
-// What it refuses it reports as events.
+// What it refuses it reports as events. Its listeners bound what a client
+// may hold before it has logged in, and keep file descriptors for the rest
+// of the daemon (see gate).
 package broker
 
 import (
@@ -24,8 +26,9 @@ import (
 	"github.com/pidicon/pidicon-mqtt/topic"
 )
 
-// MaxPacket is the largest MQTT packet the embedded broker reads; a client
-// that sends a larger one is disconnected. It leaves room for payloads over
+// MaxPacket is the largest MQTT packet the embedded broker reads from a
+// client that has logged in (before, MaxConnect); a client that sends a
+// larger one is disconnected and reported. It leaves room for payloads over
 // MaxPayload, which the daemon reports rather than the broker dropping them.
 const MaxPacket = 256 * 1024
 
@@ -196,9 +199,10 @@ func Start(opts Options) (*Broker, error) {
 	caps := mochi.NewDefaultServerCapabilities()
 	// Keep sessions of clients that ask for it for a day, not forever.
 	caps.MaximumSessionExpiryInterval = 24 * 60 * 60
-	// mochi's default is no limit: it would read a packet of any size, even
-	// before login, into memory. Commands are at most MaxPayload; frames
-	// and discovery configs a few KB.
+	// mochi's default is no limit: it would read a packet of any size into
+	// memory (before login, the gate reads the CONNECT, at most
+	// MaxConnect). Commands are at most MaxPayload; frames and discovery
+	// configs a few KB.
 	caps.MaximumPacketSize = MaxPacket
 	// mochi copies the properties of a QoS 1 publish into its PUBACK and
 	// then writes the PUBACK with reason code 0x01 (a SUBACK code), which
