@@ -92,6 +92,14 @@ func connectionLimits(files int) (pending, clients int) {
 // is always read. Beyond maxClients, only the daemon's login is admitted.
 // Close of a listener closes its connections, pending or not, so that a
 // shutdown never waits for a client.
+//
+// The daemon reaches the broker over TCP like any client, which costs it
+// two descriptors of its own process; the caps, below the limit of open
+// files, keep those free, and the two rules above keep its place. (An
+// in-process connection would need no descriptor at all, but a dial hook
+// in the daemon's MQTT client; the daemon started with 16 descriptors
+// open under a limit of 64, so the default reserve, half of that limit,
+// leaves it room.)
 type gate struct {
 	limits limits
 	// isDaemon reports whether a CONNECT is the daemon's login.
