@@ -90,13 +90,18 @@ func (d *daemonLogin) claims(cl *mochi.Client, username string) bool {
 
 // verify checks a connection that claims to be the daemon.
 func (d *daemonLogin) verify(cl *mochi.Client, username string, password []byte, listener string) error {
-	ok := cl.ID == d.clientID && username == DaemonUsername &&
-		subtle.ConstantTimeCompare([]byte(d.password), password) == 1 &&
-		cl.Net.Listener == listener && fromThisMachine(cl)
-	if !ok {
+	if !d.matches(cl.ID, username, password, cl.Net.Listener, listener, cl.Net.Conn) {
 		return ErrDaemonOnly
 	}
 	return nil
+}
+
+// matches reports whether a login is the daemon's: its client id,
+// username and secret, on the daemon's listener, from this machine.
+func (d *daemonLogin) matches(clientID, username string, password []byte, on, listener string, conn net.Conn) bool {
+	return d != nil && clientID == d.clientID && username == DaemonUsername &&
+		subtle.ConstantTimeCompare([]byte(d.password), password) == 1 &&
+		on == listener && fromThisMachine(conn)
 }
 
 // is reports whether an authenticated client is the daemon. Only the
@@ -108,15 +113,15 @@ func (d *daemonLogin) is(cl *mochi.Client) bool {
 // fromThisMachine reports whether a client connected from loopback or from
 // the address it connected to (the daemon dialling the broker's own
 // non-loopback address).
-func fromThisMachine(cl *mochi.Client) bool {
-	if cl.Net.Conn == nil {
+func fromThisMachine(conn net.Conn) bool {
+	if conn == nil {
 		return false
 	}
-	remote := hostOf(cl.Net.Conn.RemoteAddr())
+	remote := hostOf(conn.RemoteAddr())
 	if remote == nil {
 		return false
 	}
-	return remote.IsLoopback() || remote.Equal(hostOf(cl.Net.Conn.LocalAddr()))
+	return remote.IsLoopback() || remote.Equal(hostOf(conn.LocalAddr()))
 }
 
 func hostOf(a net.Addr) net.IP {

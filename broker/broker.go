@@ -2,7 +2,9 @@
 // when no external broker is configured: its listeners (TCP, TLS,
 // WebSocket), its logins, and the policy that only the daemon publishes
 // the daemon's topics and that commands are never retained (CONTRACT §2).
-// What it refuses it reports as events.
+// What it refuses it reports as events. Its listeners bound what a client
+// may hold before it has logged in, and keep file descriptors for the rest
+// of the daemon (see gate).
 package broker
 
 import (
@@ -11,11 +13,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/pidicon/pidicon-mqtt/event"
@@ -24,10 +26,17 @@ import (
 	"github.com/pidicon/pidicon-mqtt/topic"
 )
 
-// MaxPacket is the largest MQTT packet the embedded broker reads; a client
-// that sends a larger one is disconnected. It leaves room for payloads over
-// MaxPayload, which the daemon reports rather than the broker dropping them.
-const MaxPacket = 256 * 1024
+// MaxPacket is the largest MQTT packet the embedded broker reads from a
+// client that has logged in (before, MaxConnect); a client that sends a
+// larger one is disconnected and reported. It takes an image upload of
+// 1 MiB (CONTRACT §7) with its topic, and leaves room for commands over
+// their limits, which the daemon reports rather than the broker dropping
+// them.
+const MaxPacket = 1<<20 + 16<<10
+
+// ErrPacketTooLarge is reported (naming the client) when the broker closes
+// a connection because of a packet over MaxPacket.
+var ErrPacketTooLarge = fmt.Errorf("sent a packet over %d KiB (the embedded broker's limit): disconnected", MaxPacket>>10)
 
 // ErrWillTopic refuses a client whose will would be published to one of
 // the daemon's topics, or retained on a command topic: mochi publishes
@@ -83,8 +92,13 @@ type Options struct {
 	AuthLogger *slog.Logger
 	// Report, if set, is told (from a broker goroutine; it must not block)
 	// of every publish the broker refuses: a retained command, or a client
-	// other than the daemon publishing to one of the daemon's topics.
+	// other than the daemon publishing to one of the daemon's topics; and
+	// (at most once a second) of clients disconnected for a packet over
+	// MaxPacket.
 	Report func(event.Event)
+
+	// limits: the zero value is the defaults (tests set smaller ones).
+	limits limits
 }
 
 // ListenerOptions configure an optional listener of the embedded broker.
@@ -100,14 +114,27 @@ type Stats struct {
 	Clients         int64  // clients connected now, the daemon included
 	LoginsRefused   uint64 // connections refused at login
 	PublishesDenied uint64 // publishes dropped: only the daemon publishes there
+	// AcceptErrors counts failed Accepts of the listeners (out of file
+	// descriptors, for one); the listeners retry.
+	AcceptErrors uint64
+	// ConnectionsDropped counts connections closed before login: no
+	// CONNECT in time, too large a CONNECT, or no room (too many
+	// connections not logged in yet, or too many clients).
+	ConnectionsDropped uint64
+	// PacketsTooLarge counts clients disconnected for a packet over
+	// MaxPacket.
+	PacketsTooLarge uint64
+	// Pending is the number of connections not logged in yet.
+	Pending int
 }
 
 // Broker is the embedded MQTT broker (mochi-mqtt) the daemon runs when no
 // external broker is configured.
 type Broker struct {
 	server *mochi.Server
-	tcp    *listeners.TCP
-	tls    *listeners.TCP
+	gate   *gate
+	tcp    *tcpListener
+	tls    *tcpListener
 	ws     *wsListener
 	opts   Options
 
@@ -119,9 +146,24 @@ type Broker struct {
 	authLimit lograte.Limiter // refused logins
 	// refuseLimit rate-limits the log of refused publishes.
 	refuseLimit lograte.Limiter
+	// acceptLimit, dropLimit and tooLargeLimit rate-limit the logs of
+	// failed Accepts, of connections closed before login, and the log and
+	// reports of packets over MaxPacket.
+	acceptLimit   lograte.Limiter
+	dropLimit     lograte.Limiter
+	tooLargeLimit lograte.Limiter
+
+	// retainMu serialises mochi's writes to its index of retained
+	// messages (a retained publish or will) against its scans of it (the
+	// retained messages of a new subscription): mochi reads a field of
+	// that index without its lock. See brokerHook.
+	retainMu sync.RWMutex
 
 	loginsRefused atomic.Uint64
 	denied        atomic.Uint64
+	acceptErrors  atomic.Uint64
+	dropped       atomic.Uint64
+	tooLarge      atomic.Uint64
 }
 
 // Start listens on opts.Listen (and the optional TLS and WebSocket
@@ -141,14 +183,17 @@ func Start(opts Options) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{
-		opts:        opts,
-		daemon:      daemon,
-		users:       make(map[string]User, len(opts.Users)),
-		anonymous:   len(opts.Users) == 0 || opts.AllowAnonymous,
-		policy:      topic.Policy{Layout: topic.Layout{Base: opts.BaseTopic}, Discovery: opts.DiscoveryPrefix, Status: opts.StatusTopic},
-		authLog:     opts.AuthLogger,
-		authLimit:   lograte.Limiter{Every: time.Second},
-		refuseLimit: lograte.Limiter{Every: time.Second},
+		opts:          opts,
+		daemon:        daemon,
+		users:         make(map[string]User, len(opts.Users)),
+		anonymous:     len(opts.Users) == 0 || opts.AllowAnonymous,
+		policy:        topic.Policy{Layout: topic.Layout{Base: opts.BaseTopic}, Discovery: opts.DiscoveryPrefix, Status: opts.StatusTopic},
+		authLog:       opts.AuthLogger,
+		authLimit:     lograte.Limiter{Every: time.Second},
+		refuseLimit:   lograte.Limiter{Every: time.Second},
+		acceptLimit:   lograte.Limiter{Every: time.Second},
+		dropLimit:     lograte.Limiter{Every: time.Second},
+		tooLargeLimit: lograte.Limiter{Every: time.Second},
 	}
 	for _, u := range opts.Users {
 		b.users[u.Username] = u
@@ -156,24 +201,30 @@ func Start(opts Options) (*Broker, error) {
 	caps := mochi.NewDefaultServerCapabilities()
 	// Keep sessions of clients that ask for it for a day, not forever.
 	caps.MaximumSessionExpiryInterval = 24 * 60 * 60
-	// mochi's default is no limit: it would read a packet of any size, even
-	// before login, into memory. Commands are at most MaxPayload; frames
-	// and discovery configs a few KB.
+	// mochi's default is no limit: it would read a packet of any size into
+	// memory (before login, the gate reads the CONNECT, at most
+	// MaxConnect). Commands are at most 16 KiB, notifications 72 KiB,
+	// image uploads 1 MiB; frames and discovery configs a few KB.
 	caps.MaximumPacketSize = MaxPacket
+	// mochi copies the properties of a QoS 1 publish into its PUBACK and
+	// then writes the PUBACK with reason code 0x01 (a SUBACK code), which
+	// MQTT.js refuses as malformed: acknowledgements without them.
+	caps.Compatibilities.NoInheritedPropertiesOnAck = true
 	// mochi gives every message without an expiry of its own one of a day,
 	// retained ones included: the devices' retained state would vanish
 	// from the broker after a quiet day.
 	caps.MaximumMessageExpiryInterval = 0
 	s := mochi.New(&mochi.Options{
 		Capabilities:           caps,
-		Logger:                 opts.Logger,
+		Logger:                 slog.New(newMochiHandler(opts.Logger.Handler())),
 		SysTopicResendInterval: 60,
 	})
 	b.server = s
 	if err := s.AddHook(&brokerHook{broker: b}, nil); err != nil {
 		return nil, fmt.Errorf("add broker hook: %w", err)
 	}
-	b.tcp = listeners.NewTCP(listeners.Config{ID: listenerTCP, Address: opts.Listen})
+	b.gate = newGate(opts.limits.withDefaults(), b.isDaemon, b.droppedConnection)
+	b.tcp = newTCPListener(listenerTCP, opts.Listen, nil, b.gate, b.acceptFailed)
 	if err := s.AddListener(b.tcp); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("embedded broker: listen on %s: %w", opts.Listen, err)
@@ -183,14 +234,14 @@ func Start(opts Options) (*Broker, error) {
 			s.Close()
 			return nil, errors.New("embedded broker: a TLS listener needs a certificate")
 		}
-		b.tls = listeners.NewTCP(listeners.Config{ID: listenerTLS, Address: opts.TLS.Listen, TLSConfig: opts.TLS.TLSCfg})
+		b.tls = newTCPListener(listenerTLS, opts.TLS.Listen, opts.TLS.TLSCfg, b.gate, b.acceptFailed)
 		if err := s.AddListener(b.tls); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("embedded broker: TLS listener on %s: %w", opts.TLS.Listen, err)
 		}
 	}
 	if opts.WebSocket.Listen != "" {
-		b.ws = newWSListener(listenerWebSocket, opts.WebSocket.Listen, opts.WebSocket.TLSCfg)
+		b.ws = newWSListener(listenerWebSocket, opts.WebSocket.Listen, opts.WebSocket.TLSCfg, b.gate, b.acceptFailed)
 		if err := s.AddListener(b.ws); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("embedded broker: WebSocket listener on %s: %w", opts.WebSocket.Listen, err)
@@ -246,15 +297,80 @@ func (b *Broker) DaemonLogin() (username, password string) {
 
 // Stats returns the broker's counters.
 func (b *Broker) Stats() Stats {
+	pending, _ := b.gate.counts()
 	return Stats{
-		Clients:         atomic.LoadInt64(&b.server.Info.ClientsConnected),
-		LoginsRefused:   b.loginsRefused.Load(),
-		PublishesDenied: b.denied.Load(),
+		Clients:            atomic.LoadInt64(&b.server.Info.ClientsConnected),
+		LoginsRefused:      b.loginsRefused.Load(),
+		PublishesDenied:    b.denied.Load(),
+		AcceptErrors:       b.acceptErrors.Load(),
+		ConnectionsDropped: b.dropped.Load(),
+		PacketsTooLarge:    b.tooLarge.Load(),
+		Pending:            pending,
 	}
 }
 
-// Close stops the broker and disconnects every client.
+// Close stops the broker and disconnects every client. It does not wait
+// for clients: connections not logged in are closed at once, clients
+// after their DISCONNECT or a second.
 func (b *Broker) Close() error { return b.server.Close() }
+
+// isDaemon reports whether a CONNECT read by the gate is the daemon's
+// login, which is admitted even when the broker has no room for clients.
+func (b *Broker) isDaemon(listener string, conn net.Conn, pk packets.Packet) bool {
+	return b.daemon.matches(pk.Connect.ClientIdentifier, string(pk.Connect.Username), pk.Connect.Password,
+		listener, listenerTCP, conn)
+}
+
+// acceptFailed counts and logs (at most a line a second) a failed Accept.
+func (b *Broker) acceptFailed(listener string, err error, retry time.Duration) {
+	b.acceptErrors.Add(1)
+	ok, suppressed := b.acceptLimit.Allow(time.Now())
+	if !ok {
+		return
+	}
+	attrs := []any{logkey.Listener, listener, logkey.Error, err}
+	if retry > 0 {
+		attrs = append(attrs, logkey.RetryIn, retry)
+	}
+	if suppressed > 0 {
+		attrs = append(attrs, logkey.NotLoggedSince, suppressed)
+	}
+	b.opts.Logger.Error("embedded broker cannot accept connections; retrying", attrs...)
+}
+
+// droppedConnection counts and logs (at most a line a second) a
+// connection closed before login.
+func (b *Broker) droppedConnection(listener, remote string, err error) {
+	b.dropped.Add(1)
+	ok, suppressed := b.dropLimit.Allow(time.Now())
+	if !ok {
+		return
+	}
+	attrs := []any{logkey.Listener, listener, logkey.Remote, remote, logkey.Reason, err}
+	if suppressed > 0 {
+		attrs = append(attrs, logkey.NotLoggedSince, suppressed)
+	}
+	b.authLog.Warn("embedded broker closed a connection before login", attrs...)
+}
+
+// packetTooLarge counts, logs and reports (each at most once a second) a
+// client disconnected for a packet over MaxPacket.
+func (b *Broker) packetTooLarge(cl *mochi.Client) {
+	b.tooLarge.Add(1)
+	ok, suppressed := b.tooLargeLimit.Allow(time.Now())
+	if !ok {
+		return
+	}
+	err := fmt.Errorf("client %q: %w", cl.ID, ErrPacketTooLarge)
+	attrs := []any{logkey.ClientID, cl.ID, logkey.Remote, cl.Net.Remote, logkey.Listener, cl.Net.Listener, logkey.Reason, err}
+	if suppressed > 0 {
+		attrs = append(attrs, logkey.NotLoggedSince, suppressed)
+	}
+	b.authLog.Warn("embedded broker disconnected a client", attrs...)
+	if b.opts.Report != nil {
+		b.opts.Report(event.New(time.Now(), event.LevelError, "", "", nil, err))
+	}
+}
 
 // authenticate checks a CONNECT: the daemon's reserved identity, the
 // users, anonymous access and the will.
@@ -301,7 +417,17 @@ func (b *Broker) refusedLogin(cl *mochi.Client, pk packets.Packet, err error) {
 }
 
 // brokerHook is the broker's policy: logins, the daemon's topics, and no
-// retained commands.
+// retained commands. It also mends what mochi does not do as MQTT or its
+// clients expect: empty wills, the maximum packet size in an MQTT 5
+// CONNACK, a report for a client disconnected for too large a packet, and
+// a lock around the retained messages (retainMu).
+//
+// The lock: mochi writes a retained message into its index (after
+// OnPublish, or OnWill, and before OnRetainMessage) while a subscription
+// reads the index without its lock (once the SUBACK is sent, OnPacketSent,
+// until OnPacketProcessed). Both run on the client's goroutine, and mochi calls
+// the closing hook whenever it called the opening one; the client's
+// connection notes which lock it holds, so a hook is never closed twice.
 type brokerHook struct {
 	mochi.HookBase
 	broker *Broker
@@ -311,10 +437,98 @@ func (h *brokerHook) ID() string { return "pidicon" }
 
 func (h *brokerHook) Provides(b byte) bool {
 	switch b {
-	case mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnPublish:
+	case mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnPublish,
+		mochi.OnPacketRead, mochi.OnConnect, mochi.OnPacketEncode, mochi.OnDisconnect,
+		mochi.OnPacketSent, mochi.OnPacketProcessed, mochi.OnWill, mochi.OnRetainMessage:
 		return true
 	}
 	return false
+}
+
+// OnPacketRead lets a CONNECT with an empty will through mochi's checks,
+// which refuse it (MQTT allows it): the will gets a placeholder payload
+// that OnConnect empties again.
+func (h *brokerHook) OnPacketRead(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.FixedHeader.Type != packets.Connect || !pk.Connect.WillFlag ||
+		len(pk.Connect.WillPayload) > 0 || pk.Connect.WillTopic == "" {
+		return pk, nil
+	}
+	if c := connOf(cl.Net.Conn); c != nil {
+		c.emptyWill = true
+		pk.Connect.WillPayload = []byte{0}
+	}
+	return pk, nil
+}
+
+// OnConnect empties the will that OnPacketRead gave a placeholder.
+func (h *brokerHook) OnConnect(cl *mochi.Client, _ packets.Packet) error {
+	if c := connOf(cl.Net.Conn); c != nil && c.emptyWill {
+		cl.Properties.Will.Payload = nil
+	}
+	return nil
+}
+
+// OnPacketEncode tells MQTT 5 clients in the CONNACK the largest packet
+// the broker reads.
+func (h *brokerHook) OnPacketEncode(_ *mochi.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type == packets.Connack && pk.ProtocolVersion == 5 && pk.ReasonCode < packets.ErrUnspecifiedError.Code {
+		pk.Properties.MaximumPacketSize = MaxPacket
+	}
+	return pk
+}
+
+// OnDisconnect reports a client disconnected for a packet over MaxPacket.
+func (h *brokerHook) OnDisconnect(cl *mochi.Client, err error, _ bool) {
+	if errors.Is(err, packets.ErrPacketTooLarge) {
+		h.broker.packetTooLarge(cl)
+	}
+}
+
+// OnPacketSent takes, once a SUBACK is sent, the read lock of the
+// retained messages, which mochi scans next for the new subscription.
+// (Not before the SUBACK: a client that does not read could hold it.)
+func (h *brokerHook) OnPacketSent(cl *mochi.Client, pk packets.Packet, _ []byte) {
+	if pk.FixedHeader.Type != packets.Suback {
+		return
+	}
+	if c := connOf(cl.Net.Conn); c != nil {
+		h.broker.retainMu.RLock()
+		c.holdsScan.Store(true)
+	}
+}
+
+// OnPacketProcessed releases the read lock OnPacketSent took.
+func (h *brokerHook) OnPacketProcessed(cl *mochi.Client, pk packets.Packet, _ error) {
+	if pk.FixedHeader.Type != packets.Subscribe {
+		return
+	}
+	if c := connOf(cl.Net.Conn); c != nil && c.holdsScan.CompareAndSwap(true, false) {
+		h.broker.retainMu.RUnlock()
+	}
+}
+
+// OnWill takes the write lock of the retained messages for a retained
+// will that mochi retains next (one without a delay).
+func (h *brokerHook) OnWill(cl *mochi.Client, will mochi.Will) (mochi.Will, error) {
+	if will.Retain && cl.Properties.Will.WillDelayInterval == 0 {
+		h.lockRetained(cl)
+	}
+	return will, nil
+}
+
+// OnRetainMessage releases the write lock OnPublish or OnWill took.
+func (h *brokerHook) OnRetainMessage(cl *mochi.Client, _ packets.Packet, _ int64) {
+	if c := connOf(cl.Net.Conn); c != nil && c.holdsRetain.CompareAndSwap(true, false) {
+		h.broker.retainMu.Unlock()
+	}
+}
+
+// lockRetained takes the write lock of the retained messages for cl.
+func (h *brokerHook) lockRetained(cl *mochi.Client) {
+	if c := connOf(cl.Net.Conn); c != nil {
+		h.broker.retainMu.Lock()
+		c.holdsRetain.Store(true)
+	}
 }
 
 func (h *brokerHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
@@ -342,13 +556,18 @@ func (h *brokerHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Pac
 		b.report(pk, fmt.Errorf("client %q: %w", cl.ID, topic.ErrDaemonTopic))
 		return pk, refuse(cl, pk, packets.ErrNotAuthorized)
 	}
-	if !pk.FixedHeader.Retain || !b.policy.IsCommand(pk.TopicName) {
+	if !pk.FixedHeader.Retain {
 		return pk, nil
 	}
-	if len(pk.Payload) > 0 {
-		b.report(pk, topic.ErrRetainedCommand)
+	if b.policy.IsCommand(pk.TopicName) {
+		if len(pk.Payload) > 0 {
+			b.report(pk, topic.ErrRetainedCommand)
+		}
+		return pk, refuse(cl, pk, packets.ErrRetainNotSupported)
 	}
-	return pk, refuse(cl, pk, packets.ErrRetainNotSupported)
+	// mochi retains the message next, and then calls OnRetainMessage.
+	h.lockRetained(cl)
+	return pk, nil
 }
 
 // report logs a refused publish (at most a line a second) and tells

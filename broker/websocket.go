@@ -23,23 +23,29 @@ var errTextFrame = errors.New("websocket: MQTT needs binary frames, got a text f
 // wsListener serves MQTT over WebSocket (ws:// or, with a TLS config,
 // wss://) on any path, for browser clients. Unlike mochi's listener it
 // binds in Init, so a busy port fails the start-up instead of being
-// ignored, and Address gives the real port of ":0".
+// ignored, and Address gives the real port of ":0". Its connections go
+// through the gate from accept on: the HTTP upgrade and the CONNECT must
+// come within the CONNECT deadline.
 type wsListener struct {
 	id     string
 	addr   string
 	tlsCfg *tls.Config
+	gate   *gate
+	// acceptFailed is told of each failed Accept (net/http retries).
+	acceptFailed func(listener string, err error, retry time.Duration)
 
 	mu     sync.Mutex
 	ln     net.Listener
 	server *http.Server
 	closed bool
 	log    *slog.Logger
+	conns  sync.WaitGroup
 }
 
 var _ listeners.Listener = (*wsListener)(nil)
 
-func newWSListener(id, addr string, tlsCfg *tls.Config) *wsListener {
-	return &wsListener{id: id, addr: addr, tlsCfg: tlsCfg}
+func newWSListener(id, addr string, tlsCfg *tls.Config, g *gate, acceptFailed func(string, error, time.Duration)) *wsListener {
+	return &wsListener{id: id, addr: addr, tlsCfg: tlsCfg, gate: g, acceptFailed: acceptFailed}
 }
 
 func (l *wsListener) ID() string { return l.id }
@@ -66,6 +72,7 @@ func (l *wsListener) Init(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	ln = &gatedListener{Listener: ln, id: l.id, gate: l.gate, failed: l.acceptFailed}
 	if l.tlsCfg != nil {
 		ln = tls.NewListener(ln, l.tlsCfg)
 	}
@@ -86,16 +93,22 @@ func (l *wsListener) Serve(establish listeners.EstablishFn) {
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
 	srv := &http.Server{
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: ConnectTimeout,
+		IdleTimeout:       ConnectTimeout,
+		// Failed handshakes and requests are the clients' business.
+		ErrorLog: slog.NewLogLogger(l.log.Handler(), slog.LevelDebug),
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ws, err := up.Upgrade(w, r, nil)
 			if err != nil {
 				return // the upgrader answered with an HTTP error
 			}
-			conn := &wsConn{Conn: ws.NetConn(), ws: ws}
-			if err := establish(l.id, conn); err != nil {
-				l.log.Debug("websocket client", logkey.Remote, r.RemoteAddr, logkey.Error, err)
+			tc := trackedOf(ws.NetConn())
+			if tc == nil || !l.track() {
+				ws.Close()
+				return
 			}
+			defer l.conns.Done()
+			l.gate.serve(l.id, tc, &wsConn{Conn: ws.NetConn(), ws: ws}, establish)
 		}),
 	}
 	l.mu.Lock()
@@ -111,20 +124,60 @@ func (l *wsListener) Serve(establish listeners.EstablishFn) {
 	}
 }
 
-// Close stops accepting and disconnects the listener's clients.
+// track counts a connection's handler, unless the listener is closed.
+func (l *wsListener) track() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.conns.Add(1)
+	return true
+}
+
+// Close stops accepting, closes every connection of the listener (clients
+// after mochi's DISCONNECT, see gate.shutdown) and waits for their
+// handlers.
 func (l *wsListener) Close(closeClients listeners.CloseFn) {
 	l.mu.Lock()
 	srv, ln := l.server, l.ln
 	l.server, l.closed = nil, true
 	l.mu.Unlock()
-	if srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		srv.Shutdown(ctx)
-		cancel()
-	} else if ln != nil {
+	if ln != nil {
 		ln.Close()
 	}
-	closeClients(l.id)
+	l.gate.shutdown(l.id, closeClients)
+	if srv != nil {
+		// Connections not upgraded yet are the gate's too: all closed.
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		srv.Shutdown(ctx)
+		cancel()
+	}
+	l.conns.Wait()
+}
+
+// gatedListener registers each accepted connection with the gate before
+// net/http reads the upgrade request.
+type gatedListener struct {
+	net.Listener
+	id     string
+	gate   *gate
+	failed func(string, error, time.Duration)
+}
+
+func (l *gatedListener) Accept() (net.Conn, error) {
+	for {
+		raw, err := l.Listener.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				l.failed(l.id, err, 0)
+			}
+			return nil, err // net/http retries with backoff
+		}
+		if tc := l.gate.open(l.id, raw); tc != nil {
+			return tc, nil
+		}
+	}
 }
 
 // wsConn is a WebSocket connection as the byte stream mochi reads MQTT
@@ -168,3 +221,12 @@ func (c *wsConn) Write(p []byte) (int, error) {
 }
 
 func (c *wsConn) Close() error { return c.ws.Close() }
+
+// SetWriteDeadline sets the deadline of the WebSocket writes (the
+// WebSocket connection sets its own on the connection under it).
+func (c *wsConn) SetWriteDeadline(t time.Time) error { return c.ws.SetWriteDeadline(t) }
+
+func (c *wsConn) SetDeadline(t time.Time) error {
+	c.ws.SetWriteDeadline(t)
+	return c.ws.SetReadDeadline(t)
+}

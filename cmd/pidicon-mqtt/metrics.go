@@ -75,6 +75,14 @@ func (o *observed) prometheus() []byte {
 			sample{value: float64(st.LoginsRefused)})
 		p.metric("pidicon_broker_publishes_denied_total", "counter", "Publishes dropped because only the daemon publishes to their topic.",
 			sample{value: float64(st.PublishesDenied)})
+		p.metric("pidicon_broker_accept_errors_total", "counter", "Failed accepts of the embedded broker's listeners (retried with backoff), e.g. out of file descriptors.",
+			sample{value: float64(st.AcceptErrors)})
+		p.metric("pidicon_broker_connections_dropped_total", "counter", "Connections the embedded broker closed before login: no CONNECT in time, too large a CONNECT, or no room.",
+			sample{value: float64(st.ConnectionsDropped)})
+		p.metric("pidicon_broker_connections_pending", "gauge", "Connections to the embedded broker that have not sent their CONNECT yet.",
+			sample{value: float64(st.Pending)})
+		p.metric("pidicon_broker_packets_too_large_total", "counter", "Clients the embedded broker disconnected for a packet over its limit (1 MiB + 16 KiB).",
+			sample{value: float64(st.PacketsTooLarge)})
 	}
 	return p.buf.Bytes()
 }
