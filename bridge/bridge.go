@@ -115,6 +115,7 @@ type Bridge struct {
 	discovery []message // the encoded discovery configs (discoveryConfigs)
 
 	stats stats // counters and readiness for Stats and Ready (stats.go)
+	view  view  // the retained topics, for View and Watch (view.go)
 }
 
 // command is a checked message for the bridge's goroutine.
@@ -127,6 +128,14 @@ type command struct {
 	note    *device.Notification
 	dismiss string // the id to dismiss, "" the one on screen
 	image   string // the image of an image request
+	reply   chan<- error
+}
+
+// done tells whoever submitted the command its outcome (Submit), once.
+func (c command) done(err error) {
+	if c.reply != nil {
+		c.reply <- err
+	}
 }
 
 // New returns a bridge for opts.

@@ -83,8 +83,44 @@ func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
 		}
 		return
 	}
+	b.command(p, t, payload, nil)
+}
+
+// ErrShuttingDown refuses a command that comes while the daemon stops.
+var ErrShuttingDown = errors.New("the daemon is shutting down: the command was not applied")
+
+// Submit checks and carries out a command as if it had arrived on topic
+// t, not retained: the same checks, state, events and acknowledgements as
+// over MQTT. It returns once the command is done, with the reason it was
+// refused, if it was. The web page sends its commands through it, so it
+// works with any broker.
+func (b *Bridge) Submit(ctx context.Context, t string, payload []byte) error {
+	p := b.topics.Parse(t)
+	if _, compat := b.compatAddress(t); !p.IsCommand() && !compat {
+		return fmt.Errorf("%s is not a command topic", t)
+	}
+	reply := make(chan error, 1)
+	b.command(p, t, payload, reply)
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// command checks a command message and hands it to Run's goroutine, or
+// reports why not; reply, if not nil, gets the outcome once the command is
+// done.
+func (b *Bridge) command(p topic.Parsed, t string, payload []byte, reply chan<- error) {
+	refuse := func(err error) {
+		b.reject(p, t, payload, err)
+		if reply != nil {
+			reply <- err
+		}
+	}
 	if limit := maxPayload(p); len(payload) > limit {
-		b.reject(p, t, payload, fmt.Errorf("payload is %d bytes; commands are at most %d bytes on this topic", len(payload), limit))
+		refuse(fmt.Errorf("payload is %d bytes; commands are at most %d bytes on this topic", len(payload), limit))
 		return
 	}
 	var c command
@@ -96,11 +132,13 @@ func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
 		c, err = b.check(p, t, payload)
 	}
 	if err != nil {
-		b.reject(p, t, payload, err)
+		refuse(err)
 		return
 	}
+	c.reply = reply
 	if c.kind == topic.Request && c.image == "" {
 		b.requestRepublish() // many requests in a row are one republish
+		c.done(nil)
 		return
 	}
 	// Under the read lock, so that once shutdown has taken the write lock
@@ -108,12 +146,13 @@ func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
 	b.takingMu.RLock()
 	defer b.takingMu.RUnlock()
 	if b.closing.Load() {
+		c.done(ErrShuttingDown)
 		return
 	}
 	select {
 	case b.inbox <- c:
 	default:
-		b.reject(p, t, payload, errors.New("too many commands waiting; this one was dropped"))
+		refuse(errors.New("too many commands waiting; this one was dropped"))
 	}
 }
 
@@ -227,20 +266,23 @@ func (b *Bridge) apply(c command) {
 	switch c.kind {
 	case topic.GetRequest:
 		b.publishDevice(c.device, state.Fields(), true)
+		c.done(nil)
 	case topic.NotifyRequest, topic.DismissRequest:
-		b.applyNotification(c)
+		c.done(b.applyNotification(c))
 	case topic.Request:
-		b.submitImage(c)
+		b.submitImage(c) // done by the image goroutine
 	case topic.FieldSet, topic.JSONSet:
 		d := b.devices[c.device]
 		patch, err := b.checkParams(d, c.patch)
 		if err != nil {
 			b.reject(topic.Parsed{Kind: c.kind, Device: c.device}, c.topic, c.payload, err)
+			c.done(err)
 			return
 		}
 		st, changed, err := b.opts.Store.Apply(c.device, patch, time.Now())
 		if err != nil {
 			b.log.Error("apply command", logkey.Device, c.device, logkey.Error, err)
+			c.done(err)
 			return
 		}
 		fields := patch.Present()
@@ -255,6 +297,7 @@ func (b *Bridge) apply(c command) {
 			d.Controller.Desire(st, patch.ActiveScene != nil)
 		}
 		b.publishDevice(c.device, fields, false)
+		c.done(nil)
 	}
 }
 

@@ -45,7 +45,9 @@ func (b *Bridge) submitImage(c command) {
 	select {
 	case b.imageJobs <- c:
 	default:
-		b.reject(topic.Parsed{Kind: c.kind}, c.topic, c.payload, errors.New("too many image requests waiting; this one was dropped"))
+		err := errors.New("too many image requests waiting; this one was dropped")
+		b.reject(topic.Parsed{Kind: c.kind}, c.topic, c.payload, err)
+		c.done(err)
 	}
 }
 
@@ -64,9 +66,11 @@ func (b *Bridge) runImages(ctx context.Context) {
 		err := b.doImage(ctx, fetcher, c)
 		if err != nil {
 			b.reject(topic.Parsed{Kind: c.kind}, c.topic, c.payload, err)
+			c.done(err)
 			continue
 		}
 		b.retain(b.topics.Bridge(topic.BridgeInfo), b.info())
+		c.done(nil)
 	}
 }
 

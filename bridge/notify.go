@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/device"
@@ -26,12 +27,14 @@ func (b *Bridge) checkNotification(c command, payload []byte) (command, error) {
 
 // applyNotification queues a notification on its display, or on every
 // display for bridge/notify, or dismisses one. A display that is off
-// refuses it with an info event; a full queue with an error event.
-func (b *Bridge) applyNotification(c command) {
+// refuses it with an info event; a full queue with an error event. It
+// returns the refusals.
+func (b *Bridge) applyNotification(c command) error {
 	ids := []string{c.device}
 	if c.device == "" {
 		ids = b.ids
 	}
+	var errs []error
 	for _, id := range ids {
 		ctrl := b.devices[id].Controller
 		var err error
@@ -48,7 +51,12 @@ func (b *Bridge) applyNotification(c command) {
 			level = event.LevelInfo
 		}
 		b.opts.Events.Report(event.New(time.Now(), level, id, c.topic, c.payload, err))
+		if c.device == "" {
+			err = fmt.Errorf("%s: %w", id, err)
+		}
+		errs = append(errs, err)
 	}
+	return errors.Join(errs...)
 }
 
 // images is the image store as the scene package's interface, nil if

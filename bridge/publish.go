@@ -39,6 +39,7 @@ func (b *Bridge) publishDevice(id string, fields []string, availability bool) {
 }
 
 func (b *Bridge) retain(t string, payload []byte) {
+	b.viewed(t, payload)
 	b.box.put(message{topic: t, payload: payload, retain: true})
 }
 
@@ -146,6 +147,7 @@ func (b *Bridge) transient(t string, payload []byte, lively bool) {
 	b.last[t] = payload
 	b.lively[t] = lively
 	b.mu.Unlock()
+	b.viewed(t, payload)
 	b.box.put(message{topic: t, payload: payload, retain: true, lively: lively})
 }
 

@@ -90,8 +90,9 @@ type Options struct {
 	Location *time.Location
 	// Driver talks to the display; only the controller's goroutine uses it.
 	Driver Driver
-	// Scenes are the scenes the controller can run.
-	Scenes *scene.Registry
+	// Scenes are the scenes the controller can run: a *scene.Registry, or
+	// a *scene.Catalog whose scenes change while it runs (call Reload).
+	Scenes scene.Scenes
 	// Images are the stored images scenes and notifications show (nil:
 	// none).
 	Images scene.ImageSource
@@ -138,6 +139,7 @@ type Controller struct {
 	queue        []*Notification
 	restartNote  bool // showing was replaced: show it from its start
 	notesChanged bool
+	reload       bool // the scenes changed: look the active one up again
 	wake         chan struct{} // capacity 1: "the mailbox changed"
 }
 
@@ -328,6 +330,25 @@ func (c *Controller) enqueueFrontLocked(n *Notification) {
 		}
 	}
 	c.queue = slices.Insert(c.queue, i, n)
+}
+
+// Reload looks the active scene up again at its next frame, with its
+// parameters: the scenes changed (a scene file was added, edited or
+// removed). A scene that is gone shows black until it is back.
+func (c *Controller) Reload() {
+	c.mu.Lock()
+	c.reload = true
+	c.mu.Unlock()
+	c.poke()
+}
+
+// takeReload reports whether Reload was called since the last call.
+func (c *Controller) takeReload() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.reload
+	c.reload = false
+	return r
 }
 
 // ErrNoNotification is returned by Dismiss when there is nothing to end.

@@ -123,6 +123,14 @@ func (r *run) poll() {
 func (r *run) takeMailbox() {
 	r.takeDesired()
 	r.takeNotes()
+	if r.Controller.takeReload() && r.has {
+		r.log.Debug("scenes changed; looking the scene up again", logkey.Scene, r.desired.ActiveScene)
+		r.loadParams()
+		r.anim = animation{}
+		if r.desired.PlayState != state.Stopped {
+			r.frameNow()
+		}
+	}
 }
 
 // takeDesired starts, pauses or stops the render loop to match the
@@ -219,6 +227,7 @@ func (r *run) loadParams() {
 		sc = scene.Scene{Name: r.desired.ActiveScene, Render: func(dst *image.RGBA, _ scene.Frame) { fillBlack(dst) }}
 	}
 	r.sc = sc
+	r.rendered = false // a paused scene draws its frame again, with these parameters
 	set, err := sc.Check(r.desired.SceneParams.Map(), r.images())
 	if err != nil {
 		r.log.Warn("scene parameters no longer fit; using the defaults", logkey.Scene, sc.Name, logkey.Error, err)
