@@ -139,7 +139,7 @@ type Controller struct {
 	queue        []*Notification
 	restartNote  bool // showing was replaced: show it from its start
 	notesChanged bool
-	reload       bool // the scenes changed: look the active one up again
+	reload       bool          // the scenes changed: look the active one up again
 	wake         chan struct{} // capacity 1: "the mailbox changed"
 }
 

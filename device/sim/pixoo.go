@@ -72,7 +72,7 @@ type Pixoo struct {
 	uploadNum  int           // its PicNum
 	animation  []*image.RGBA // the last complete animation, nil after a single frame
 	speed      int           // its PicSpeed, ms
-	frame      *image.RGBA // the last frame, nil before the first
+	frame      *image.RGBA   // the last frame, nil before the first
 	pushes     int
 }
 
