@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/device/scene"
@@ -123,11 +124,14 @@ type Options struct {
 // notifications over it, every frame through one pacing point. Desire,
 // Notify and Dismiss are the ways in; none blocks on the display.
 type Controller struct {
-	opts   Options
-	size   scene.Size // the driver's, read once: only Run's goroutine calls the driver
-	maxFPS float64
-	level  *slog.LevelVar
-	log    *slog.Logger
+	opts Options
+	size scene.Size // the driver's, read once: only Run's goroutine calls the driver
+	// wakeups counts the render loop's rounds: a test tells a loop that
+	// spins from one that waits by it.
+	wakeups atomic.Uint64
+	maxFPS  float64
+	level   *slog.LevelVar
+	log     *slog.Logger
 
 	mu      sync.Mutex // guards the mailbox below
 	want    state.State

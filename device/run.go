@@ -93,6 +93,7 @@ func (c *Controller) Run(ctx context.Context, obs Observer) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
+		c.wakeups.Add(1)
 		r.poll()
 		r.step()
 		if now := time.Now(); !now.Before(r.metricsAt.Add(time.Second)) {
