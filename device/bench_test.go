@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/device"
+	"github.com/pidicon/pidicon-mqtt/device/awtrix"
 	"github.com/pidicon/pidicon-mqtt/device/pixoo64"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
 	"github.com/pidicon/pidicon-mqtt/internal/testkit"
@@ -95,4 +96,66 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkTextAndNotification renders one frame of the text scene (a
+// scrolling text) and of a notification over the animated scene, and
+// encodes it for the display as the driver does (the Pixoo 64's JSON body,
+// or the AWTRIX app body, through the real driver into a handler that only
+// reads it), for both display sizes. The baseline is the wave scene's
+// render+encode of the same size.
+func BenchmarkTextAndNotification(b *testing.B) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/post" {
+			w.Write([]byte(`{"error_code":0}`))
+			return
+		}
+		w.Write([]byte("OK"))
+	})
+	client := &http.Client{Transport: testkit.HandlerTransport{Handler: ok}}
+	pixoo, err := pixoo64.New("127.0.0.1:80", pixoo64.Options{HTTPClient: client})
+	if err != nil {
+		b.Fatal(err)
+	}
+	clock, err := awtrix.New("127.0.0.1:80", awtrix.Options{HTTPClient: client})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := scene.Builtin()
+	text, _ := r.Lookup(scene.Text)
+	wave, _ := r.Lookup(scene.Wave)
+	textParams := text.WithDefaults(scene.Values{"text": "Grüße aus Köln: 21°C, 5€ the kWh, ÄÖÜ éèàçñ ß"})
+	n, err := device.ParseNotification([]byte(`{"text":"Washing machine done","background":[0,0,80]}`), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, d := range []device.Driver{pixoo, clock} {
+		size := d.Size()
+		frame := image.NewRGBA(image.Rect(0, 0, size.W, size.H))
+		for _, tc := range []struct {
+			name string
+			draw func(i int)
+		}{
+			{"wave", func(i int) { wave.Render(frame, scene.Frame{Number: i}) }},
+			{"text", func(i int) {
+				text.Render(frame, scene.Frame{Number: i, Elapsed: time.Duration(i) * 200 * time.Millisecond, Params: textParams})
+			}},
+			{"notification", func(i int) {
+				wave.Render(frame, scene.Frame{Number: i})
+				device.DrawNotification(frame, &n, nil, time.Duration(i)*200*time.Millisecond)
+			}},
+		} {
+			b.Run(tc.name+"/"+size.String(), func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					tc.draw(i)
+					if err := d.PushFrame(ctx, frame); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
 }

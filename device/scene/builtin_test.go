@@ -6,14 +6,15 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/gif"
 	"image/png"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/device/picture"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden PNGs in testdata/")
@@ -60,13 +61,47 @@ func testImages(t testing.TB) *picture.Store {
 			img.SetRGBA(x, y, c)
 		}
 	}
+	put := func(name string, data []byte) {
+		if _, err := st.Put(name, data); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Put("sun", buf.Bytes()); err != nil {
+	put("sun", buf.Bytes())
+	// "wide": 48x16, a colour ramp with a white border, to see each fit.
+	wide := image.NewRGBA(image.Rect(0, 0, 48, 16))
+	for y := range 16 {
+		for x := range 48 {
+			c := color.RGBA{R: uint8(x * 5), G: uint8(255 - x*5), B: uint8(y * 16), A: 255}
+			if x == 0 || y == 0 || x == 47 || y == 15 {
+				c = color.RGBA{R: 255, G: 255, B: 255, A: 255}
+			}
+			wide.SetRGBA(x, y, c)
+		}
+	}
+	buf.Reset()
+	if err := png.Encode(&buf, wide); err != nil {
 		t.Fatal(err)
 	}
+	put("wide", buf.Bytes())
+	// "anim": a GIF of three 8x8 frames, red, green, blue, 100 ms each.
+	g := &gif.GIF{}
+	pal := color.Palette{color.RGBA{R: 255, A: 255}, color.RGBA{G: 255, A: 255}, color.RGBA{B: 255, A: 255}}
+	for i := range 3 {
+		f := image.NewPaletted(image.Rect(0, 0, 8, 8), pal)
+		for j := range f.Pix {
+			f.Pix[j] = uint8(i)
+		}
+		g.Image, g.Delay = append(g.Image, f), append(g.Delay, 10)
+	}
+	buf.Reset()
+	if err := gif.EncodeAll(&buf, g); err != nil {
+		t.Fatal(err)
+	}
+	put("anim", buf.Bytes())
 	return st
 }
 
@@ -136,66 +171,9 @@ func TestBuiltin_golden(t *testing.T) {
 			p.Number = g.frame
 			got := newFrame(g.size)
 			s.Render(got, p)
-
-			if *update {
-				if err := writePNG(g.file(), got); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-
-			want := readPNG(t, g.file())
-			if want.Bounds() != got.Bounds() {
-				t.Fatalf("golden is %v, frame is %v", want.Bounds(), got.Bounds())
-			}
-			diffs := 0
-			var first image.Point
-			b := got.Bounds()
-			for y := b.Min.Y; y < b.Max.Y; y++ {
-				for x := b.Min.X; x < b.Max.X; x++ {
-					if color.RGBAModel.Convert(want.At(x, y)) != got.RGBAAt(x, y) {
-						if diffs == 0 {
-							first = image.Pt(x, y)
-						}
-						diffs++
-					}
-				}
-			}
-			if diffs > 0 {
-				t.Errorf("%d pixels differ from %s, the first at %v: got %v, want %v "+
-					"(run go test -update to accept the new frame)",
-					diffs, g.file(), first, got.RGBAAt(first.X, first.Y), want.At(first.X, first.Y))
-				out := filepath.Join(t.ArtifactDir(), filepath.Base(g.file()))
-				if err := writePNG(out, got); err != nil {
-					t.Log(err)
-				} else {
-					t.Logf("new frame in %s (kept with -artifacts)", out)
-				}
-			}
+			testkit.Golden(t, g.file(), got, *update)
 		})
 	}
-}
-
-func writePNG(path string, img image.Image) error {
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		return err
-	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
-}
-
-func readPNG(t *testing.T, path string) image.Image {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("decode %s: %v", path, err)
-	}
-	return img
 }
 
 // paramsSet is a spread of Params to check properties of every scene with.

@@ -2,6 +2,7 @@ package scene
 
 import (
 	"image"
+	"strings"
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/device/picture"
@@ -46,28 +47,78 @@ func FontFor(h int) *pixelfont.Font {
 	return pixelfont.Large()
 }
 
-// TextLayout is where a line of text goes on a display: the area it is
-// drawn in (right of an icon), and whether it has to scroll.
+// TextLayout is where text goes on a display: the icon's place, the area
+// the text is drawn in, and either the lines it is wrapped into or a single
+// line that scrolls.
 type TextLayout struct {
-	Font   *pixelfont.Font
-	Icon   image.Rectangle // empty: no icon
-	Area   image.Rectangle
-	Width  int  // the text's width in pixels
-	Scroll bool // wider than Area, with scroll auto
+	Font  *pixelfont.Font
+	Icon  image.Rectangle // empty: no icon
+	Area  image.Rectangle
+	Width int // the text's width in pixels, on one line
+	// Lines is the text as drawn when it does not scroll: one line, or, on
+	// a panel tall enough, the text wrapped at spaces.
+	Lines  []string
+	Scroll bool // too wide for Area on one line, not wrappable, scroll auto
 }
 
-// LayoutText lays out text on b with the text scene's parameters.
+// lineGap is the space between wrapped lines, in pixels.
+const lineGap = 1
+
+// LayoutText lays out text on b with the text scene's parameters. On a
+// strip display (one line high) an icon goes left of the text; on a taller
+// panel above it, and text too wide for one line is wrapped at spaces when
+// the lines fit, else it scrolls (unless scroll is off).
 func LayoutText(b image.Rectangle, text string, v Values) TextLayout {
 	l := TextLayout{Font: FontFor(b.Dy()), Area: b}
+	lineH := l.Font.Height() + lineGap
+	tall := b.Dy() >= 3*lineH
 	if v.String("icon") != "" {
-		side := min(b.Dy(), 16)
-		top := b.Min.Y + (b.Dy()-side)/2
-		l.Icon = image.Rect(b.Min.X, top, b.Min.X+side, top+side)
-		l.Area.Min.X = l.Icon.Max.X + 1
+		if tall {
+			side := min(b.Dy()/3, 24)
+			left := b.Min.X + (b.Dx()-side)/2
+			l.Icon = image.Rect(left, b.Min.Y+2, left+side, b.Min.Y+2+side)
+			l.Area.Min.Y = l.Icon.Max.Y + 1
+		} else {
+			side := min(b.Dy(), 16)
+			top := b.Min.Y + (b.Dy()-side)/2
+			l.Icon = image.Rect(b.Min.X, top, b.Min.X+side, top+side)
+			l.Area.Min.X = l.Icon.Max.X + 1
+		}
 	}
 	l.Width = l.Font.Width(text)
-	l.Scroll = l.Width > l.Area.Dx() && v.String("scroll") != "off"
+	l.Lines = []string{text}
+	if l.Width <= l.Area.Dx() {
+		return l
+	}
+	if tall {
+		if lines, ok := wrap(l.Font, text, l.Area.Dx()); ok && len(lines)*lineH <= l.Area.Dy()+lineGap {
+			l.Lines = lines
+			return l
+		}
+	}
+	l.Scroll = v.String("scroll") != "off"
 	return l
+}
+
+// wrap breaks text at spaces into lines of at most width pixels; ok is
+// false when a word alone is wider.
+func wrap(f *pixelfont.Font, text string, width int) (lines []string, ok bool) {
+	line := ""
+	for _, word := range strings.Fields(text) {
+		if f.Width(word) > width {
+			return nil, false
+		}
+		switch {
+		case line == "":
+			line = word
+		case f.Width(line+" "+word) <= width:
+			line += " " + word
+		default:
+			lines = append(lines, line)
+			line = word
+		}
+	}
+	return append(lines, line), true
 }
 
 // ScrollPeriod is how long one full pass of a scrolling text takes: it
@@ -91,24 +142,30 @@ func RenderText(dst *image.RGBA, text string, v Values, images ImageSource, elap
 	if !ok || l.Area.Empty() {
 		return
 	}
-	y := l.Area.Min.Y + (l.Area.Dy()-l.Font.Height())/2
 	fg := opaque(v.Color("color"))
-	var x int
-	switch {
-	case l.Scroll:
+	lineH := l.Font.Height() + lineGap
+	if l.Scroll {
+		y := l.Area.Min.Y + (l.Area.Dy()-l.Font.Height())/2
 		pass := l.Width + textGap
 		moved := int(elapsed.Seconds() * float64(max(v.Int("speed"), 1)))
-		x = l.Area.Min.X - moved%pass
-		// The next round follows the end of this one.
-		l.Font.Draw(area, x+pass, y, text, fg)
-	case v.String("align") == "left":
-		x = l.Area.Min.X
-	case v.String("align") == "right":
-		x = l.Area.Max.X - l.Width
-	default:
-		x = l.Area.Min.X + (l.Area.Dx()-l.Width)/2
+		x := l.Area.Min.X - moved%pass
+		l.Font.Draw(area, x, y, text, fg)
+		l.Font.Draw(area, x+pass, y, text, fg) // the next round follows the end of this one
+		return
 	}
-	l.Font.Draw(area, x, y, text, fg)
+	y := l.Area.Min.Y + (l.Area.Dy()-len(l.Lines)*lineH+lineGap)/2
+	for _, line := range l.Lines {
+		w := l.Font.Width(line)
+		x := l.Area.Min.X + (l.Area.Dx()-w)/2
+		switch v.String("align") {
+		case "left":
+			x = l.Area.Min.X
+		case "right":
+			x = l.Area.Max.X - w
+		}
+		l.Font.Draw(area, x, y, line, fg)
+		y += lineH
+	}
 }
 
 // renderText is the text scene.

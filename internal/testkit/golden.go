@@ -1,0 +1,76 @@
+package testkit
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Golden compares got with the PNG at path pixel by pixel, or, with update,
+// writes got there. A difference fails t, names the first pixel that
+// differs and keeps got as a test artifact.
+func Golden(t testing.TB, path string, got *image.RGBA, update bool) {
+	t.Helper()
+	if update {
+		if err := WritePNG(path, got); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want := ReadPNG(t, path)
+	if want.Bounds().Size() != got.Bounds().Size() {
+		t.Fatalf("golden %s is %v, frame is %v", path, want.Bounds(), got.Bounds())
+	}
+	diffs := 0
+	var first image.Point
+	b, wb := got.Bounds(), want.Bounds()
+	for y := range b.Dy() {
+		for x := range b.Dx() {
+			if color.RGBAModel.Convert(want.At(wb.Min.X+x, wb.Min.Y+y)) != got.RGBAAt(b.Min.X+x, b.Min.Y+y) {
+				if diffs == 0 {
+					first = image.Pt(x, y)
+				}
+				diffs++
+			}
+		}
+	}
+	if diffs == 0 {
+		return
+	}
+	t.Errorf("%d pixels differ from %s, the first at %v: got %v, want %v (run go test -update to accept the new frame)",
+		diffs, path, first, got.RGBAAt(b.Min.X+first.X, b.Min.Y+first.Y), want.At(wb.Min.X+first.X, wb.Min.Y+first.Y))
+	out := filepath.Join(t.ArtifactDir(), filepath.Base(path))
+	if err := WritePNG(out, got); err != nil {
+		t.Log(err)
+	} else {
+		t.Logf("new frame in %s (kept with -artifacts)", out)
+	}
+}
+
+// WritePNG writes img to path as PNG.
+func WritePNG(path string, img image.Image) error {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// ReadPNG reads the PNG at path, failing t if it cannot.
+func ReadPNG(t testing.TB, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("decode %s: %v", path, err)
+	}
+	return img
+}
