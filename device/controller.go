@@ -306,9 +306,20 @@ func (c *Controller) Notify(n Notification) error {
 		c.enqueueFrontLocked(c.showing)
 		c.showing, c.restartNote = note, true
 	}
+	c.promoteLocked()
 	c.notesChanged = true
 	c.poke()
 	return nil
+}
+
+// promoteLocked puts the head of the queue on screen when none shows, so
+// that the one on screen is always known (a dismissal right after another
+// ends the next one).
+func (c *Controller) promoteLocked() {
+	if c.showing == nil && len(c.queue) > 0 {
+		c.showing, c.queue = c.queue[0], c.queue[1:]
+		c.restartNote = true
+	}
 }
 
 // enqueueLocked queues n behind the ones of its priority.
@@ -373,21 +384,17 @@ func (c *Controller) Dismiss(id string) error {
 	default:
 		return fmt.Errorf("%w with id %q", ErrNoNotification, id)
 	}
+	c.promoteLocked()
 	c.notesChanged = true
 	c.poke()
 	return nil
 }
 
-// takeNotes returns the notification to show and whether it must start
-// over, promoting the head of the queue when none shows, if the queue
-// changed since the last call.
+// takeNotes returns the notification to show, whether it must start over
+// and whether the queue changed since the last call.
 func (c *Controller) takeNotes() (showing *Notification, restart, changed bool, status NotificationStatus) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.showing == nil && len(c.queue) > 0 {
-		c.showing, c.queue = c.queue[0], c.queue[1:]
-		c.restartNote, c.notesChanged = true, true
-	}
 	showing, restart, changed = c.showing, c.restartNote, c.notesChanged
 	c.restartNote, c.notesChanged = false, false
 	return showing, restart, changed, NotificationStatus{Showing: c.showing, Queued: len(c.queue)}
@@ -399,6 +406,7 @@ func (c *Controller) endNote(n *Notification) {
 	defer c.mu.Unlock()
 	if c.showing == n {
 		c.showing = nil
+		c.promoteLocked()
 		c.notesChanged = true
 	}
 }

@@ -67,6 +67,8 @@ type AwtrixRequest struct {
 	Status int
 	// Fault is the fault injected in the answer, FaultNone if none.
 	Fault Fault
+	// At is when the request was applied.
+	At time.Time
 	// Reply is the answer's body ("" for FaultHang).
 	Reply string
 }
@@ -327,6 +329,7 @@ func (a *Awtrix) serveAPI(w http.ResponseWriter, r *http.Request) {
 		req.Status, req.Reply = a.applyLocked(r, req.Name, raw, body, bodyErr)
 	}
 	req.Body = summarizeBitmaps(body)
+	req.At = time.Now()
 	a.record(req)
 	a.mu.Unlock()
 

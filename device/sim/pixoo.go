@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // Pixoo 64 geometry and limits of the simulator.
@@ -36,6 +37,8 @@ type Request struct {
 	Fault Fault
 	// Reply is the answer's body ("" for FaultHang and FaultHTTP500).
 	Reply string
+	// At is when the request was applied.
+	At time.Time
 }
 
 // Pixoo simulates a Divoom Pixoo 64 and its HTTP API: its brightness (starting at 100), screen switch, channel, frame id counter and
@@ -249,7 +252,7 @@ func (p *Pixoo) servePost(w http.ResponseWriter, r *http.Request) {
 	if pd, ok := body["PicData"].(string); ok {
 		body["PicData"] = fmt.Sprintf("<%d base64 chars>", len(pd))
 	}
-	p.record(Request{Command: cmd, Body: body, Fault: fault, Reply: string(reply)})
+	p.record(Request{Command: cmd, Body: body, Fault: fault, Reply: string(reply), At: time.Now()})
 	p.mu.Unlock()
 
 	switch {

@@ -245,6 +245,12 @@ func TestPixoo_Requests(t *testing.T) {
 				"PicData": "<16384 base64 chars>"}},
 		{Reply: "Request data illegal json"},
 	}
+	for i := range got {
+		if got[i].At.IsZero() {
+			t.Errorf("request %d has no time", i)
+		}
+		got[i].At = time.Time{}
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Requests()\n %+v\nwant\n %+v", got, want)
 	}

@@ -181,3 +181,17 @@ func StartPixoo(t testing.TB) (*sim.Pixoo, *sim.Server) {
 	t.Cleanup(func() { p.Close(); srv.Close() })
 	return p, srv
 }
+
+// StartAwtrix serves a simulated AWTRIX 3 clock on a free loopback port,
+// as a device on the network would be, until the test ends.
+func StartAwtrix(t testing.TB) (*sim.Awtrix, *sim.Server) {
+	t.Helper()
+	a := sim.NewAwtrix()
+	srv := sim.NewServer(a)
+	if _, err := srv.Start("127.0.0.1:0"); err != nil {
+		a.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(); srv.Close() })
+	return a, srv
+}
