@@ -317,7 +317,7 @@ devices: [{id: demo, name: Demo, type: sim}]
 	startProc(t, config)
 	mqtttest.WaitAccepting(t, 10*time.Second, fmt.Sprintf("127.0.0.1:%d", port))
 	c := mqtttest.Connect(t, url)
-	c.Subscribe("pidicon/demo/state", "pidicon/bridge/event")
+	c.Subscribe("pidicon/demo/state", "pidicon/bridge/event", "pidicon/demo/notification", "pidicon/bridge/info")
 	var current state.State
 	waitState(t, c, "demo", func(s state.State) bool { current = s; return true })
 
@@ -367,6 +367,26 @@ devices: [{id: demo, name: Demo, type: sim}]
 	}
 	mqtttest.WaitUntil(t, 10*time.Second, "Node-RED receives the republished state", func() bool {
 		return demoStates() > before
+	})
+
+	// What the display shows: a notification (the display on first: one
+	// that is off takes none), an image uploaded as bytes, then shown.
+	red.inject("display on")
+	waitState(t, c, "demo", func(s state.State) bool { return s.DisplayOn })
+	red.inject("notify: hello")
+	c.WaitFor(10*time.Second, "the notification on screen", func(m mqtttest.Msg) bool {
+		return m.Topic == "pidicon/demo/notification" && strings.Contains(m.Text(), `"text":"Hello from Node-RED"`)
+	})
+	red.waitDebugged("Notifications", "the notification", func(m map[string]string) bool {
+		return m["text"] == "Hello from Node-RED"
+	})
+	red.inject("image: upload a picture")
+	c.WaitFor(10*time.Second, "the uploaded image in bridge/info", func(m mqtttest.Msg) bool {
+		return m.Topic == "pidicon/bridge/info" && strings.Contains(m.Text(), `"name":"nodered","width":8,"height":8`)
+	})
+	red.inject("scene: the picture")
+	waitState(t, c, "demo", func(s state.State) bool {
+		return s.ActiveScene == "image" && s.SceneParams == `{"fit":"contain","image":"nodered"}`
 	})
 
 	for _, m := range c.Since(0) {

@@ -46,7 +46,9 @@ func readmeCommands(t *testing.T) []string {
 	return out
 }
 
-var setTopic = regexp.MustCompile(`-t (pidicon/[^/\s]+)/(\w+)/set -m (\S+)`)
+// setTopic is a single-field set with a plain value (not a quoted JSON
+// payload), whose retained value the test checks.
+var setTopic = regexp.MustCompile(`-t (pidicon/[^/\s]+)/(\w+)/set -m ([^'"\s]+)$`)
 
 // TestReadme_Commands runs every mosquitto command of the README against a
 // daemon on the default set-up (a sim device "demo", Home Assistant on):
@@ -82,7 +84,9 @@ state: {persist: false}
 				runSub(t, c, cmdline)
 				return
 			}
-			out, err := exec.Command("sh", "-c", cmdline).CombinedOutput()
+			sh := exec.Command("sh", "-c", cmdline)
+			sh.Dir = "../.." // as a user runs them: from the repository's top, where the example files are
+			out, err := sh.CombinedOutput()
 			if err != nil {
 				t.Fatalf("%v: %s", err, out)
 			}
