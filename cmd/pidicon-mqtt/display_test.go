@@ -294,3 +294,45 @@ devices:
 	})
 	waitPixel(t, "the image shown after the restart", pixoo.Frame, 32, 32, blue)
 }
+
+// TestDisplay_PidiconCompat sends the original pidicon daemon's command
+// (CONTRACT §10): the device whose host is the address switches to the
+// scene with the payload's parameters; other keys are ignored and listed in
+// an info event; an address no device has is refused.
+func TestDisplay_PidiconCompat(t *testing.T) {
+	pixoo, srv := testkit.StartPixoo(t)
+	port := freePort(t)
+	url := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	config := writeConfig(t, t.TempDir(), fmt.Sprintf(`
+broker: {listen: "127.0.0.1:%d"}
+state: {persist: false}
+compat: {pidicon: {enabled: true}}
+devices: [{id: px, type: pixoo64, host: %q, probe_interval: 200ms}]
+`, port, srv.Addr()))
+	startProc(t, config)
+	mqtttest.WaitAccepting(t, 10*time.Second, url)
+	c := mqtttest.Connect(t, url)
+	c.Subscribe("pidicon/#")
+	waitState(t, c, "px", func(state.State) bool { return true })
+
+	mark := c.Mark()
+	c.Publish("pixoo/127.0.0.1/state/upd", `{"scene":"fill","color":[255,0,0,255],"brightness":5}`, false)
+	waitState(t, c, "px", func(s state.State) bool {
+		return s.ActiveScene == "fill" && s.SceneParams == `{"color":"#ff0000"}` && s.Brightness == 75
+	})
+	waitPixel(t, "a red Pixoo", pixoo.Frame, 5, 5, color.RGBA{R: 255, A: 255})
+	ev, ok := c.WaitSince(mark, 5*time.Second, func(m mqtttest.Msg) bool { return m.Topic == "pidicon/bridge/event" })
+	if !ok || ev.JSON()["level"] != "info" || !strings.Contains(ev.Text(), "brightness") {
+		t.Errorf("event %s, want an info event listing the ignored key brightness", ev.Payload)
+	}
+
+	mark = c.Mark()
+	c.Publish("pixoo/10.9.9.9/state/upd", `{"scene":"clock"}`, false)
+	ev, ok = c.WaitSince(mark, 5*time.Second, func(m mqtttest.Msg) bool { return m.Topic == "pidicon/bridge/event" })
+	if !ok || ev.JSON()["level"] != "error" || !strings.Contains(ev.Text(), `no configured device has the host`) {
+		t.Errorf("event %s, want an error for an unknown address", ev.Payload)
+	}
+	if st, _ := c.Last("pidicon/px/activeScene"); st.Text() != "fill" {
+		t.Errorf("activeScene %q after a refused command", st.Text())
+	}
+}
