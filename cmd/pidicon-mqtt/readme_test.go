@@ -105,9 +105,13 @@ state: {persist: false}
 				if err != nil {
 					t.Fatalf("the README sets an invalid value: %v", err)
 				}
+				// mosquitto_pub's publish and ours come on two connections:
+				// the broker may take ours first, so wait for the value.
 				want := p.Apply(state.State{}).Value(sm[2])
-				got, _ := c.Last(sm[1] + "/" + sm[2])
-				if got.Text() != want {
+				if _, ok := c.WaitSince(mark, 5*time.Second, func(m mqtttest.Msg) bool {
+					return m.Topic == sm[1]+"/"+sm[2] && m.Text() == want
+				}); !ok {
+					got, _ := c.Last(sm[1] + "/" + sm[2])
 					t.Errorf("%s/%s = %q, want %q", sm[1], sm[2], got.Text(), want)
 				}
 			}
