@@ -25,8 +25,9 @@ type run struct {
 	known     bool // availability has been reported at least once
 	applied   applied
 	nextProbe time.Time
-	holdUntil time.Time // after a refused command: no commands before this
-	failures  int       // failed probes in a row while offline
+	holdUntil time.Time     // after a refused command: no commands before this
+	failures  int           // failed probes in a row while offline
+	reboots   []func(error) // reboots taken from the mailbox, not sent yet
 
 	// The scene.
 	gen        uint64
@@ -121,6 +122,7 @@ func (r *run) poll() {
 
 // takeMailbox moves the desired state and the notifications into the loop.
 func (r *run) takeMailbox() {
+	r.reboots = append(r.reboots, r.Controller.takeReboots()...)
 	r.takeDesired()
 	r.takeNotes()
 	if r.Controller.takeReload() && r.has {
@@ -304,6 +306,7 @@ func (r *run) untilNext() time.Duration {
 // step does whatever is due: probe, converge, end a notification, push a
 // frame.
 func (r *run) step() {
+	r.reboot()
 	now := time.Now()
 	if !r.online && !now.Before(r.nextProbe) {
 		r.probe(now)
