@@ -290,6 +290,9 @@ func (r *run) dueAt() time.Time {
 
 // untilNext is how long the loop may sleep before something is due.
 func (r *run) untilNext() time.Duration {
+	if len(r.reboots) > 0 {
+		return 0 // taken from the mailbox in the middle of a step
+	}
 	next := r.nextProbe
 	if m := r.metricsAt.Add(time.Second); m.Before(next) {
 		next = m
