@@ -57,8 +57,8 @@ func (c *Client) post(ctx context.Context, cmd string, body []byte, out any) err
 
 // roundTrip sends one command to the endpoint that answered last, or,
 // while that is not known, to each in turn until one answers (see
-// elsewhere); the one that answers is remembered, and forgotten when it
-// stops answering.
+// roundTripAt); the one that answers is remembered, and forgotten when
+// it stops answering.
 func (c *Client) roundTrip(ctx context.Context, cmd string, body []byte, out any) error {
 	if c.at >= 0 {
 		gone, err := c.roundTripAt(ctx, c.endpoints[c.at], cmd, body, out)
