@@ -82,6 +82,9 @@ type Device struct {
 	// Defaults is the state used when nothing is restored.
 	Defaults   state.State
 	Controller *device.Controller
+	// Watchdog publishes messages when the display has not answered for
+	// a while (zero: none).
+	Watchdog Watchdog
 }
 
 // Bridge connects the devices to MQTT. Create it with New and call Run.
@@ -114,8 +117,9 @@ type Bridge struct {
 	// Only Run's goroutine uses these.
 	discovery []message // the encoded discovery configs (discoveryConfigs)
 
-	stats stats // counters and readiness for Stats and Ready (stats.go)
-	view  view  // the retained topics, for View and Watch (view.go)
+	stats     stats      // counters and readiness for Stats and Ready (stats.go)
+	view      view       // the retained topics, for View and Watch (view.go)
+	watchdogs *watchdogs // the displays' watchdogs (watchdog.go)
 }
 
 // command is a checked message for the bridge's goroutine.
@@ -176,6 +180,7 @@ func New(opts Options) *Bridge {
 		b.devices[d.ID] = d
 		b.ids = append(b.ids, d.ID)
 	}
+	b.watchdogs = newWatchdogs(b.devices, b.log, func() bool { return b.client.IsConnectionOpen() }, b.fireWatchdog)
 	return b
 }
 
@@ -204,6 +209,13 @@ func (b *Bridge) Run(ctx context.Context) error {
 
 	b.client = mqtt.NewClient(b.clientOptions())
 	b.stats.setClient(b.client)
+	watchCtx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
+	var watching sync.WaitGroup
+	watching.Go(func() { b.watchdogs.run(watchCtx) }) // uses b.client
+	defer func() {
+		stopWatching()
+		watching.Wait()
+	}()
 	pub := &publisher{
 		client:    b.client,
 		box:       b.box,

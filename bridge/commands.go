@@ -206,6 +206,8 @@ func (b *Bridge) check(p topic.Parsed, t string, payload []byte) (command, error
 	case topic.DismissRequest:
 		c.dismiss = strings.TrimSpace(string(payload))
 		return c, nil
+	case topic.RebootRequest:
+		return b.checkReboot(c, d)
 	case topic.BadFieldSet:
 		return c, fmt.Errorf("unknown field %q (fields: %s)", p.Field, strings.Join(state.Fields(), ", "))
 	case topic.FieldSet:
@@ -271,6 +273,8 @@ func (b *Bridge) apply(c command) {
 		c.done(b.applyNotification(c))
 	case topic.Request:
 		b.submitImage(c) // done by the image goroutine
+	case topic.RebootRequest:
+		b.applyReboot(c) // done by the display's goroutine
 	case topic.FieldSet, topic.JSONSet:
 		d := b.devices[c.device]
 		patch, err := b.checkParams(d, c.patch)

@@ -105,7 +105,7 @@ func (b *Bridge) deviceEntities(d *Device) []entity {
 		}
 		return common("sensor", name, label, cfg)
 	}
-	return []entity{
+	out := []entity{
 		common("light", "display", "Display", map[string]any{
 			"command_topic":            t(state.FieldDisplayOn + "/" + topic.Set),
 			"state_topic":              t(state.FieldDisplayOn),
@@ -165,6 +165,15 @@ func (b *Bridge) deviceEntities(d *Device) []entity {
 			"entity_category": "diagnostic",
 		}),
 	}
+	if d.Controller.CanReboot() {
+		out = append(out, common("button", "reboot", "Reboot", map[string]any{
+			"command_topic":   t(topic.Reboot),
+			"payload_press":   "PRESS",
+			"device_class":    "restart",
+			"entity_category": "config",
+		}))
+	}
+	return out
 }
 
 // bridgeEntities are the bridge's own: a connectivity sensor and a button

@@ -146,7 +146,8 @@ func TestDiscovery_Payloads(t *testing.T) {
 					t.Errorf("%s: %s %s is not retained on the broker", topic, k, s)
 				}
 			case strings.HasSuffix(k, "command_topic"):
-				if !strings.HasSuffix(s, "/set") && !strings.HasSuffix(s, "/get") && !strings.HasSuffix(s, "/notify") && !strings.Contains(s, "/bridge/request/") {
+				if !strings.HasSuffix(s, "/set") && !strings.HasSuffix(s, "/get") && !strings.HasSuffix(s, "/notify") &&
+					!strings.HasSuffix(s, "/reboot") && !strings.Contains(s, "/bridge/request/") {
 					t.Errorf("%s: %s %s is not a command topic", topic, k, s)
 				}
 			}
@@ -168,11 +169,22 @@ func TestDiscovery_Payloads(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]int{"light": 2, "select": 6, "sensor": 10, "image": 2, "button": 3, "binary_sensor": 1}
+	// Buttons: each display's republish, the bridge's, and a reboot for
+	// the display that can reboot (demo, a simulated Pixoo; not strip, an
+	// in-memory display).
+	want := map[string]int{"light": 2, "select": 6, "sensor": 10, "image": 2, "button": 4, "binary_sensor": 1}
 	for k, n := range want {
 		if components[k] != n {
 			t.Errorf("%d %s entities, want %d (all: %v)", components[k], k, n, components)
 		}
+	}
+	reboot := got[prefix+"/button/"+base+"/demo_reboot/config"]
+	if reboot["unique_id"] != base+"_demo_reboot" || reboot["device_class"] != "restart" ||
+		reboot["command_topic"] != topic("demo", "reboot") || reboot["payload_press"] == nil {
+		t.Errorf("demo's reboot button: %v", reboot)
+	}
+	if _, ok := got[prefix+"/button/"+base+"/strip_reboot/config"]; ok {
+		t.Error("strip, which cannot reboot, has a reboot button")
 	}
 	if slices.Contains(scenesOf["strip"], "bars") || !slices.Contains(scenesOf["demo"], "bars") {
 		t.Errorf("scenes: demo %v, strip %v: bars is for 64x64 only", scenesOf["demo"], scenesOf["strip"])

@@ -19,11 +19,18 @@ type message struct {
 	// sent after what is queued at the same time, so that a burst of them
 	// does not delay state and events.
 	lively bool
+	// ownQoS says that qosLevel is the message's QoS (a watchdog action
+	// has its own); otherwise lively decides.
+	ownQoS   bool
+	qosLevel byte
 }
 
 // qos is the message's QoS.
 func (m message) qos() byte {
-	if m.lively {
+	switch {
+	case m.ownQoS:
+		return m.qosLevel
+	case m.lively:
 		return 0
 	}
 	return 1

@@ -116,6 +116,7 @@ func (b *Bridge) Availability(id string, on bool) {
 		v = topic.Online
 	}
 	b.stats.setOnline(id, on)
+	b.watchdogs.availability(id, on)
 	b.transient(b.topics.Device(id, topic.Availability), []byte(v), false)
 }
 

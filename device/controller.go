@@ -144,6 +144,7 @@ type Controller struct {
 	restartNote  bool // showing was replaced: show it from its start
 	notesChanged bool
 	reload       bool          // the scenes changed: look the active one up again
+	reboots      []func(error) // reboots asked for (Reboot): each asker's done
 	wake         chan struct{} // capacity 1: "the mailbox changed"
 }
 

@@ -2,6 +2,7 @@ package device
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/pidicon/pidicon-mqtt/device/scene"
@@ -22,12 +23,28 @@ type Kind struct {
 	// NeedsHost says that devices of this kind are reached at
 	// devices[].host; kinds that run inside the daemon take none.
 	NeedsHost bool
-	// Open makes the driver of a device at host ("" for kinds without
-	// one) and returns a func that releases what it holds.
-	Open func(host string) (Driver, func(), error)
+	// APIs are the values devices[].api takes for this kind, the default
+	// first, when the kind's hardware speaks its API in more than one way
+	// (firmware variants); nil when there is only one way.
+	APIs []string
+	// Open makes the driver of a device as o says and returns a func
+	// that releases what it holds.
+	Open func(o OpenOptions) (Driver, func(), error)
 	// Simulate, if set, makes a simulator of the kind: an HTTP server
 	// speaking its API, which its driver can be pointed at.
 	Simulate func() Simulator
+}
+
+// OpenOptions say which device Kind.Open makes a driver for.
+type OpenOptions struct {
+	// Host is devices[].host: "ip" or "ip:port" ("" for kinds without
+	// one).
+	Host string
+	// API is devices[].api, one of the kind's APIs ("": its default).
+	API string
+	// Logger receives what the driver tells the operator (such as which
+	// API endpoint answered); nil: nothing.
+	Logger *slog.Logger
 }
 
 // Simulator is a simulated display: an HTTP handler speaking a device's

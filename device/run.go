@@ -25,8 +25,9 @@ type run struct {
 	known     bool // availability has been reported at least once
 	applied   applied
 	nextProbe time.Time
-	holdUntil time.Time // after a refused command: no commands before this
-	failures  int       // failed probes in a row while offline
+	holdUntil time.Time     // after a refused command: no commands before this
+	failures  int           // failed probes in a row while offline
+	reboots   []func(error) // reboots taken from the mailbox, not sent yet
 
 	// The scene.
 	gen        uint64
@@ -122,6 +123,7 @@ func (r *run) poll() {
 
 // takeMailbox moves the desired state and the notifications into the loop.
 func (r *run) takeMailbox() {
+	r.reboots = append(r.reboots, r.Controller.takeReboots()...)
 	r.takeDesired()
 	r.takeNotes()
 	if r.Controller.takeReload() && r.has {
@@ -289,6 +291,9 @@ func (r *run) dueAt() time.Time {
 
 // untilNext is how long the loop may sleep before something is due.
 func (r *run) untilNext() time.Duration {
+	if len(r.reboots) > 0 {
+		return 0 // taken from the mailbox in the middle of a step
+	}
 	next := r.nextProbe
 	if m := r.metricsAt.Add(time.Second); m.Before(next) {
 		next = m
@@ -305,6 +310,7 @@ func (r *run) untilNext() time.Duration {
 // step does whatever is due: probe, converge, end a notification, push a
 // frame.
 func (r *run) step() {
+	r.reboot()
 	now := time.Now()
 	if !r.online && !now.Before(r.nextProbe) {
 		r.probe(now)

@@ -23,6 +23,7 @@ const (
 	Notify       = "notify"
 	Dismiss      = "notify/dismiss"
 	Notification = "notification"
+	Reboot       = "reboot"
 
 	BridgeID         = "bridge"
 	BridgeState      = "bridge/state"
@@ -77,6 +78,7 @@ func (l Layout) CommandFilters() []string {
 		l.Base + "/+/" + Get,
 		l.Base + "/+/" + Notify, // also bridge/notify
 		l.Base + "/+/" + Dismiss,
+		l.Base + "/+/" + Reboot,
 		l.Base + "/" + BridgeRequest + "#",
 	}
 }
@@ -96,6 +98,7 @@ const (
 	BadFieldSet                // <id>/<not a field>/set
 	NotifyRequest              // <id>/notify, and bridge/notify (Device "")
 	DismissRequest             // <id>/notify/dismiss
+	RebootRequest              // <id>/reboot
 )
 
 // Parsed is a topic taken apart.
@@ -113,7 +116,7 @@ type Parsed struct {
 // (and so must never retain it).
 func (p Parsed) IsCommand() bool {
 	switch p.Kind {
-	case FieldSet, JSONSet, GetRequest, Request, BadFieldSet, NotifyRequest, DismissRequest:
+	case FieldSet, JSONSet, GetRequest, Request, BadFieldSet, NotifyRequest, DismissRequest, RebootRequest:
 		return true
 	}
 	return false
@@ -146,6 +149,8 @@ func (l Layout) Parse(t string) Parsed {
 			return Parsed{Kind: StateTopic, Device: parts[0]}
 		case Notify:
 			return Parsed{Kind: NotifyRequest, Device: parts[0]}
+		case Reboot:
+			return Parsed{Kind: RebootRequest, Device: parts[0]}
 		}
 	case len(parts) == 3 && parts[0] != BridgeID && parts[1]+"/"+parts[2] == Dismiss:
 		return Parsed{Kind: DismissRequest, Device: parts[0]}

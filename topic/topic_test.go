@@ -1,6 +1,7 @@
 package topic_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/pidicon/pidicon-mqtt/topic"
@@ -17,6 +18,8 @@ func TestPolicy_DaemonOnly(t *testing.T) {
 		"pidicon/demo/metrics":                           true,
 		"pidicon/demo/frame":                             true,
 		"pidicon/demo/set/extra":                         true,
+		"pidicon/demo/reboot/set":                        false, // a set topic of a field that does not exist
+		"pidicon/bridge/reboot":                          true,
 		"pidicon/bridge/state":                           true,
 		"pidicon/bridge/info":                            true,
 		"pidicon/bridge/event":                           true,
@@ -28,6 +31,7 @@ func TestPolicy_DaemonOnly(t *testing.T) {
 		"pidicon/demo/bogus/set":           false,
 		"pidicon/demo/set":                 false,
 		"pidicon/demo/get":                 false,
+		"pidicon/demo/reboot":              false,
 		"pidicon/bridge/request/republish": false,
 		// Home Assistant's status, other daemons' and other applications' topics.
 		"homeassistant/status":                           false,
@@ -52,5 +56,21 @@ func TestPolicy_DaemonOnly(t *testing.T) {
 		if got := nested.DaemonOnly(tp); got != want {
 			t.Errorf("base home/pidicon: DaemonOnly(%q) = %v, want %v", tp, got, want)
 		}
+	}
+}
+
+func TestLayout_ParseReboot(t *testing.T) {
+	l := topic.Layout{Base: "pidicon"}
+	p := l.Parse("pidicon/demo/reboot")
+	if p.Kind != topic.RebootRequest || p.Device != "demo" || !p.IsCommand() {
+		t.Errorf("Parse(pidicon/demo/reboot) = %+v, want a reboot command of demo", p)
+	}
+	for _, tp := range []string{"pidicon/bridge/reboot", "pidicon/demo/reboot/now", "other/demo/reboot"} {
+		if k := l.Parse(tp).Kind; k == topic.RebootRequest {
+			t.Errorf("Parse(%q) is a reboot command", tp)
+		}
+	}
+	if !slices.Contains(l.CommandFilters(), "pidicon/+/reboot") {
+		t.Errorf("CommandFilters() = %v, want pidicon/+/reboot among them", l.CommandFilters())
 	}
 }

@@ -12,9 +12,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/viper"
 
+	"github.com/pidicon/pidicon-mqtt/bridge"
 	"github.com/pidicon/pidicon-mqtt/device"
 	"github.com/pidicon/pidicon-mqtt/device/awtrix"
 	"github.com/pidicon/pidicon-mqtt/device/mock"
@@ -22,6 +24,7 @@ import (
 	"github.com/pidicon/pidicon-mqtt/device/scene"
 	"github.com/pidicon/pidicon-mqtt/device/sim"
 	"github.com/pidicon/pidicon-mqtt/state"
+	"github.com/pidicon/pidicon-mqtt/topic"
 )
 
 // Config is the daemon's configuration: CONTRACT §5. It is filled by viper
@@ -123,7 +126,40 @@ type DeviceConfig struct {
 	// MaxFPS caps the frames a second sent to the display (default and at
 	// most 5).
 	MaxFPS float64 `mapstructure:"max_fps"`
+	// API is how the display's firmware takes commands, for kinds that
+	// have several (pixoo64: auto, post, divoom_api); empty: the kind's
+	// default.
+	API string `mapstructure:"api"`
+	// Watchdog publishes messages when the display has not answered for a
+	// while, such as switching its smart plug off and on.
+	Watchdog WatchdogConfig `mapstructure:"watchdog"`
 }
+
+// WatchdogConfig is devices[].watchdog: after the display has not answered
+// for After, each of Actions is published, once per outage.
+type WatchdogConfig struct {
+	After   time.Duration    `mapstructure:"after"`
+	Actions []WatchdogAction `mapstructure:"actions"`
+}
+
+// WatchdogAction is one MQTT message the watchdog publishes.
+type WatchdogAction struct {
+	Topic   string `mapstructure:"topic"`
+	Payload string `mapstructure:"payload"`
+	Retain  bool   `mapstructure:"retain"`
+	// QoS is 0, 1 or 2; nil (not set) is 1.
+	QoS *int `mapstructure:"qos"`
+}
+
+// Limits of watchdog settings.
+const (
+	// minWatchdogAfter is the shortest watchdog.after: a number without a
+	// unit ("after: 300") reads as nanoseconds, which would fire at every
+	// blip, and is refused with the hint to write a unit.
+	minWatchdogAfter = time.Second
+	// maxActionPayload caps a watchdog action's payload.
+	maxActionPayload = 64 << 10
+)
 
 // kinds are the display kinds the daemon knows (devices[].type): the one
 // list of them. A new kind of display is a driver package and a line here.
@@ -254,6 +290,15 @@ func (c *Config) fillDefaults(getenv func(string) string) {
 		}
 		if d.MaxFPS == 0 {
 			d.MaxFPS = device.MaxFPS
+		}
+		if k, ok := kinds().Lookup(d.Type); ok && d.API == "" && len(k.APIs) > 0 {
+			d.API = k.APIs[0]
+		}
+		for j := range d.Watchdog.Actions {
+			if a := &d.Watchdog.Actions[j]; a.QoS == nil {
+				qos := 1
+				a.QoS = &qos
+			}
 		}
 	}
 }
@@ -408,8 +453,94 @@ func (c Config) validateDevices() []error {
 		if d.MaxFPS <= 0 || d.MaxFPS > device.MaxFPS {
 			bad("max_fps %v: must be more than 0 and at most %v", d.MaxFPS, device.MaxFPS)
 		}
+		switch {
+		case !ok || d.API == "":
+		case len(kind.APIs) == 0:
+			bad("api %q: a %s device has one API; leave api out", d.API, d.Type)
+		case !slices.Contains(kind.APIs, d.API):
+			bad("api %q is not one of %s", d.API, strings.Join(kind.APIs, ", "))
+		}
+		for _, p := range c.watchdogProblems(d.Watchdog) {
+			bad("%s", p)
+		}
 	}
 	return errs
+}
+
+// watchdogProblems lists what is wrong with a device's watchdog.
+func (c Config) watchdogProblems(w WatchdogConfig) []string {
+	if w.After == 0 && len(w.Actions) == 0 {
+		return nil // no watchdog
+	}
+	var out []string
+	if w.After < minWatchdogAfter {
+		out = append(out, fmt.Sprintf("watchdog.after %s: must be at least %s; write a unit, such as 90s or 5m", w.After, minWatchdogAfter))
+	}
+	if len(w.Actions) == 0 {
+		out = append(out, "watchdog.actions: give at least one message to publish ({topic, payload})")
+	}
+	for i, a := range w.Actions {
+		if p := c.actionTopicProblem(a.Topic); p != "" {
+			out = append(out, fmt.Sprintf("watchdog.actions[%d].topic %q: %s", i, a.Topic, p))
+		}
+		if len(a.Payload) > maxActionPayload {
+			out = append(out, fmt.Sprintf("watchdog.actions[%d].payload: %d bytes, at most %d", i, len(a.Payload), maxActionPayload))
+		}
+		if a.QoS != nil && (*a.QoS < 0 || *a.QoS > 2) {
+			out = append(out, fmt.Sprintf("watchdog.actions[%d].qos %d: must be 0, 1 or 2", i, *a.QoS))
+		}
+	}
+	return out
+}
+
+// actionTopicProblem says why the watchdog may not publish to t, or "".
+// The daemon's own topics are out: its state and commands under the base
+// topic, its discovery configs, Home Assistant's status topic and the
+// original pidicon's commands it takes; a watchdog publishing there would
+// set, fake or trigger the daemon itself.
+func (c Config) actionTopicProblem(t string) string {
+	base := c.MQTT.BaseTopic
+	policy := topic.Policy{Layout: topic.Layout{Base: base}, Status: c.HomeAssistant.StatusTopic}
+	if c.HomeAssistant.Enabled {
+		policy.Discovery = c.HomeAssistant.DiscoveryPrefix
+	}
+	compat := c.Compat.Pidicon
+	switch {
+	case t == "":
+		return "empty; give the topic of the message to publish"
+	case strings.ContainsAny(t, "+#"):
+		return "a topic to publish to has no wildcards (+, #)"
+	case strings.HasPrefix(t, "$"):
+		return "topics starting with $ belong to the broker"
+	case !utf8.ValidString(t) || strings.ContainsRune(t, 0):
+		return "not valid UTF-8 text"
+	case len(t) > 65535:
+		return "longer than MQTT allows (65535 bytes)"
+	case t == base || strings.HasPrefix(t, base+"/") || policy.DaemonOnly(t):
+		return fmt.Sprintf("is one of the daemon's own topics (under %s/, or its discovery configs); the watchdog publishes to other devices, such as a smart plug", base)
+	case t == c.HomeAssistant.StatusTopic:
+		return "is Home Assistant's status topic, which Home Assistant publishes"
+	case compat.Enabled && (t == compat.Prefix || strings.HasPrefix(t, compat.Prefix+"/")):
+		return fmt.Sprintf("is under compat.pidicon.prefix %s/, whose commands the daemon takes", compat.Prefix)
+	}
+	return ""
+}
+
+// watchdog is the device's watchdog as the bridge takes it; the zero
+// value (no after) is none.
+func (d DeviceConfig) watchdog() bridge.Watchdog {
+	if d.Watchdog.After <= 0 {
+		return bridge.Watchdog{}
+	}
+	w := bridge.Watchdog{After: d.Watchdog.After}
+	for _, a := range d.Watchdog.Actions {
+		qos := 1
+		if a.QoS != nil {
+			qos = *a.QoS
+		}
+		w.Actions = append(w.Actions, bridge.Action{Topic: a.Topic, Payload: []byte(a.Payload), Retain: a.Retain, QoS: byte(qos)})
+	}
+	return w
 }
 
 // defaults is the device's configured start state.

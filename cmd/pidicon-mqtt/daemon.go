@@ -226,7 +226,7 @@ func buildDevices(cfg Config, handler slog.Handler, ver string, images *picture.
 			closeAll()
 			return nil, nil, fmt.Errorf("device %s: %w %q", dc.ID, device.ErrUnknownKind, dc.Type)
 		}
-		drv, closeDrv, err := kind.Open(dc.Host)
+		drv, closeDrv, err := kind.Open(device.OpenOptions{Host: dc.Host, API: dc.API, Logger: log.With(logkey.Device, dc.ID)})
 		if err != nil {
 			closeAll()
 			return nil, nil, fmt.Errorf("device %s: %w", dc.ID, err)
@@ -253,8 +253,9 @@ func buildDevices(cfg Config, handler slog.Handler, ver string, images *picture.
 			Host:       dc.Host,
 			Defaults:   dc.defaults(),
 			Controller: ctrl,
+			Watchdog:   dc.watchdog(),
 		})
-		log.Info("device", logkey.ID, dc.ID, logkey.Type, dc.Type, logkey.Host, dc.Host)
+		log.Info("device", logkey.ID, dc.ID, logkey.Type, dc.Type, logkey.Host, dc.Host, logkey.API, dc.API)
 	}
 	return out, closeAll, nil
 }

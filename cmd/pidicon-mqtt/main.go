@@ -9,7 +9,7 @@
 //	pidicon-mqtt check-config [--config FILE]  check and print the configuration
 //	pidicon-mqtt healthcheck [--config FILE]   exit 0 if the running daemon is ready (its /healthz)
 //	pidicon-mqtt hash-password                 print a bcrypt hash of the password read from stdin
-//	pidicon-mqtt sim [--listen ADDR] [--type pixoo64|awtrix]
+//	pidicon-mqtt sim [--listen ADDR] [--type pixoo64|awtrix] [--also-listen ADDR] [--api both|post|divoom_api]
 //	                                           serve a simulated display
 //	pidicon-mqtt render --scene NAME [--size 64x64] [--params JSON] [--notify TEXT|JSON] [-o FILE]
 //	                                           draw a scene to a PNG, scaled up
@@ -57,14 +57,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	fs := flag.NewFlagSet("pidicon-mqtt "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var configPath, listen, simType *string
+	var configPath *string
+	var so simOptions
 	var ro renderOptions
 	switch cmd {
 	case "run", "check-config", "healthcheck":
 		configPath = fs.String("config", "", "configuration file (YAML); without one, the defaults and PIDICON_* variables apply")
 	case "sim":
-		listen = fs.String("listen", "127.0.0.1:8064", "address to serve the simulated display on")
-		simType = fs.String("type", "pixoo64", "the display to simulate: pixoo64 or awtrix")
+		fs.StringVar(&so.listen, "listen", "127.0.0.1:8064", "address to serve the simulated display on")
+		fs.StringVar(&so.typ, "type", "pixoo64", "the display to simulate: pixoo64 or awtrix")
+		fs.StringVar(&so.alsoListen, "also-listen", "", "a second address serving the same display (a Pixoo 64 with newer firmware answers on port 9000)")
+		fs.StringVar(&so.api, "api", "both", "the Pixoo endpoints that answer: both, post (/post only) or divoom_api (/divoom_api only)")
 	case "render":
 		fs.StringVar(&ro.scene, "scene", "", "the scene to draw (required)")
 		fs.StringVar(&ro.size, "size", "64x64", "the display size, WIDTHxHEIGHT (64x64: Pixoo 64, 32x8: AWTRIX)")
@@ -117,7 +120,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		stop()
 	}()
 	if cmd == "sim" {
-		return runSimulator(ctx, *simType, *listen, stdout)
+		return runSimulator(ctx, so, stdout)
 	}
 	return runDaemon(ctx, *configPath, stderr, getenv)
 }

@@ -24,11 +24,11 @@ type simProc struct {
 	done chan struct{}
 }
 
-// startSimProc starts the standalone simulator on addr and waits until it
-// says where it listens.
-func startSimProc(t *testing.T, typ, addr string) *simProc {
+// startSimProc starts the standalone simulator on addr, with extra
+// flags, and waits until it says where it listens.
+func startSimProc(t *testing.T, typ, addr string, extra ...string) *simProc {
 	t.Helper()
-	cmd := exec.Command(binary, "sim", "--type", typ, "--listen", addr)
+	cmd := exec.Command(binary, append([]string{"sim", "--type", typ, "--listen", addr}, extra...)...)
 	cmd.Env = cleanEnv()
 	out, err := cmd.StdoutPipe()
 	if err != nil {

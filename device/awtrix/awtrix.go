@@ -148,7 +148,10 @@ type Client struct {
 	body []byte // the custom app body, reused
 }
 
-var _ device.Driver = (*Client)(nil)
+var (
+	_ device.Driver   = (*Client)(nil)
+	_ device.Rebooter = (*Client)(nil)
+)
 
 // New returns a Client for the clock at host: "ip", "ip:port", a host
 // name, or a URL "http://ip:port" (port 80 when absent). It sends nothing.
@@ -287,6 +290,14 @@ func (c *Client) PushFrame(ctx context.Context, frame *image.RGBA) error {
 	return nil
 }
 
+// Reboot restarts the clock (POST /api/reboot). It answers "OK" first; it
+// is then away for a while and comes back without the custom app (not
+// saved to flash), which the next PushFrame creates and shows again.
+func (c *Client) Reboot(ctx context.Context) error {
+	defer c.Reset()
+	return c.command(ctx, opReboot, c.base+pathReboot, nil)
+}
+
 // Probe reads the device's stats (GET /api/stats) and returns nil if it
 // answers 200 with a JSON object. It is more lenient than Stats, which
 // also needs bri and matrix, so that a firmware version with other stats
@@ -409,8 +420,8 @@ func Kind() device.Kind {
 		Manufacturer: "AWTRIX",
 		Model:        "AWTRIX 3 clock",
 		NeedsHost:    true,
-		Open: func(host string) (device.Driver, func(), error) {
-			c, err := New(host, Options{})
+		Open: func(o device.OpenOptions) (device.Driver, func(), error) {
+			c, err := New(o.Host, Options{})
 			if err != nil {
 				return nil, nil, err
 			}

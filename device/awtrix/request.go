@@ -16,6 +16,7 @@ const (
 	pathCustom   = "/api/custom"
 	pathSwitch   = "/api/switch"
 	pathStats    = "/api/stats"
+	pathReboot   = "/api/reboot"
 )
 
 // The calls as errors name them.
@@ -25,6 +26,7 @@ const (
 	opCustom   = "POST " + pathCustom
 	opSwitch   = "POST " + pathSwitch
 	opStats    = "GET " + pathStats
+	opReboot   = "POST " + pathReboot
 )
 
 // replyOK is the firmware's answer to a command it carried out.

@@ -95,6 +95,6 @@ func Kind() device.Kind {
 		Size:         size,
 		Manufacturer: "pidicon-mqtt",
 		Model:        "Display (mock)",
-		Open:         func(string) (device.Driver, func(), error) { return New(size), func() {}, nil },
+		Open:         func(device.OpenOptions) (device.Driver, func(), error) { return New(size), func() {}, nil },
 	}
 }

@@ -2,6 +2,13 @@
 // command is a JSON object POSTed to http://<host>/post, answered by a JSON
 // object whose error_code is 0 on success.
 //
+// Newer firmware, and the Pixoo 64 II, have been reported to take the same
+// commands at http://<host>:9000/divoom_api instead (APIDivoom). By default
+// (APIAuto) the Client tries the classic endpoint first and the other one
+// when the first refuses the connection, answers 404 or does not answer,
+// and keeps to the endpoint that answered until a request gets no answer
+// there (an outage, a firmware update), when it looks again.
+//
 // The firmware is fragile: it answers unknown or malformed commands with a
 // plain string instead of JSON, stops responding when the frame id
 // (PicID) grows for a few hundred frames without a reset, and is slow. The
@@ -15,7 +22,10 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/device"
@@ -58,8 +68,36 @@ var (
 	ErrBadReply = errors.New("pixoo64: bad reply")
 )
 
+// API is the way a Pixoo 64's firmware takes commands: the same requests
+// and replies at one of two endpoints.
+type API string
+
+// The APIs, as devices[].api spells them.
+const (
+	// APIAuto tries APIPost, then APIDivoom, and keeps to the one that
+	// answered until a request gets no answer there.
+	APIAuto API = "auto"
+	// APIPost is the classic endpoint, http://host[:port]/post (port 80
+	// when the host names none).
+	APIPost API = "post"
+	// APIDivoom is the endpoint of newer firmware and the Pixoo 64 II,
+	// http://host:9000/divoom_api, or at the port the host names.
+	APIDivoom API = "divoom_api"
+)
+
+// DivoomAPIPort is the port of APIDivoom when the host names none.
+const DivoomAPIPort = "9000"
+
+// APIs lists the APIs a Client speaks, the default (APIAuto) first.
+func APIs() []string { return []string{string(APIAuto), string(APIPost), string(APIDivoom)} }
+
 // Options tunes a Client. The zero value is ready to use.
 type Options struct {
+	// API is the endpoint commands go to; empty means APIAuto.
+	API API
+	// Logger is told which endpoint answers, when that changes (APIAuto);
+	// nil logs nothing.
+	Logger *slog.Logger
 	// Timeout bounds each request, reply included; zero or less means
 	// DefaultTimeout.
 	Timeout time.Duration
@@ -77,8 +115,15 @@ type Options struct {
 // goroutine only (the device's Controller) and is not safe for concurrent
 // use; that lets it reuse its encoding buffers between frames.
 type Client struct {
-	url string // http://host[:port]/post
-	api *httpdevice.Client
+	// endpoints are the URLs commands may go to, in the order they are
+	// tried: one, or with APIAuto the classic one and then divoom_api.
+	endpoints []string
+	// at is the index in endpoints of the one that answered last; -1
+	// while not known, when each is tried in order. found is the last
+	// one logged.
+	at, found int
+	log       *slog.Logger
+	api       *httpdevice.Client
 
 	// channelSet reports whether the custom drawing channel is known to be
 	// selected; it is cleared by any failed request and by Reset.
@@ -95,14 +140,20 @@ type Client struct {
 var (
 	_ device.Driver   = (*Client)(nil)
 	_ device.Animator = (*Client)(nil)
+	_ device.Rebooter = (*Client)(nil)
 )
 
 // New returns a Client for the device at host: "ip", "ip:port", a host
-// name, or a URL "http://ip:port" (port 80 when absent). It sends nothing.
+// name, or a URL "http://ip:port" (port 80 when absent, or 9000 for
+// APIDivoom). It sends nothing.
 func New(host string, opts Options) (*Client, error) {
 	base, err := httpdevice.BaseURL(host)
 	if err != nil {
 		return nil, fmt.Errorf("pixoo64: host %q: %w", host, err)
+	}
+	endpoints, err := endpointsOf(base, opts.API)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
@@ -110,8 +161,14 @@ func New(host string, opts Options) (*Client, error) {
 	if opts.ResetEvery <= 0 {
 		opts.ResetEvery = DefaultResetEvery
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	return &Client{
-		url: base + "/post",
+		endpoints: endpoints,
+		at:        -1,
+		found:     -1,
+		log:       opts.Logger,
 		api: httpdevice.New(httpdevice.Config{
 			Name:       "pixoo64",
 			HTTPClient: opts.HTTPClient,
@@ -124,8 +181,36 @@ func New(host string, opts Options) (*Client, error) {
 	}, nil
 }
 
-// URL is the endpoint every command is POSTed to.
-func (c *Client) URL() string { return c.url }
+// endpointsOf returns the URLs of api for the device at base
+// ("http://host[:port]").
+func endpointsOf(base string, api API) ([]string, error) {
+	classic := base + "/post"
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, fmt.Errorf("pixoo64: host %q: %w", base, err)
+	}
+	if u.Port() == "" {
+		u.Host = net.JoinHostPort(u.Hostname(), DivoomAPIPort)
+	}
+	divoom := u.String() + "/divoom_api"
+	switch api {
+	case APIAuto, "":
+		return []string{classic, divoom}, nil
+	case APIPost:
+		return []string{classic}, nil
+	case APIDivoom:
+		return []string{divoom}, nil
+	}
+	return nil, fmt.Errorf("pixoo64: api %q is not one of %v", api, APIs())
+}
+
+// URL is the endpoint commands are POSTed to: the one that answered last,
+// or, before any answered, the first that will be tried.
+func (c *Client) URL() string { return c.endpoints[max(c.at, 0)] }
+
+// Endpoints are the URLs commands may go to, in the order they are tried
+// while the one that answers is not known.
+func (c *Client) Endpoints() []string { return append([]string(nil), c.endpoints...) }
 
 // Size is the panel size, 64x64.
 func (c *Client) Size() scene.Size { return scene.Size{W: Width, H: Height} }
@@ -178,6 +263,15 @@ func (c *Client) SetDisplay(ctx context.Context, on bool) error {
 // if it answers with error_code 0.
 func (c *Client) Probe(ctx context.Context) error {
 	return c.command(ctx, cmdGetAllConf, struct{ Command string }{cmdGetAllConf}, nil)
+}
+
+// Reboot restarts the device (Device/SysReboot). It answers first; it
+// is then away for a while, and comes back with the screen on and the
+// drawing channel and frame id counter as after power-on, which the
+// Client forgets (Reset).
+func (c *Client) Reboot(ctx context.Context) error {
+	defer c.Reset()
+	return c.command(ctx, cmdSysReboot, struct{ Command string }{cmdSysReboot}, nil)
 }
 
 // Conf is the part of the device's settings the daemon reads back.
@@ -314,7 +408,7 @@ func (c *Client) newPicID(ctx context.Context) (int, error) {
 }
 
 // Kind is the Divoom Pixoo 64 as a device kind: type "pixoo64", reached at
-// a host, with a simulator.
+// a host, with the APIs of its firmware variants and a simulator.
 func Kind() device.Kind {
 	return device.Kind{
 		Type:         "pixoo64",
@@ -322,8 +416,9 @@ func Kind() device.Kind {
 		Manufacturer: "Divoom",
 		Model:        "Pixoo 64",
 		NeedsHost:    true,
-		Open: func(host string) (device.Driver, func(), error) {
-			c, err := New(host, Options{})
+		APIs:         APIs(),
+		Open: func(o device.OpenOptions) (device.Driver, func(), error) {
+			c, err := New(o.Host, Options{API: API(o.API), Logger: o.Logger})
 			if err != nil {
 				return nil, nil, err
 			}

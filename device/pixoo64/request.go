@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/pidicon/pidicon-mqtt/device/httpdevice"
+	"github.com/pidicon/pidicon-mqtt/internal/logkey"
 )
 
 // The commands the Client sends, as the Command field spells them.
@@ -19,6 +22,7 @@ const (
 	cmdSetIndex       = "Channel/SetIndex"
 	cmdResetHttpGifID = "Draw/ResetHttpGifId"
 	cmdSendHttpGif    = "Draw/SendHttpGif"
+	cmdSysReboot      = "Device/SysReboot"
 )
 
 // drawingChannel is the SelectIndex of the custom drawing channel, the one
@@ -51,19 +55,77 @@ func (c *Client) post(ctx context.Context, cmd string, body []byte, out any) err
 	return err
 }
 
+// roundTrip sends one command to the endpoint that answered last, or,
+// while that is not known, to each in turn until one answers (see
+// roundTripAt); the one that answers is remembered, and forgotten when
+// it stops answering.
 func (c *Client) roundTrip(ctx context.Context, cmd string, body []byte, out any) error {
-	reply, err := c.api.Do(ctx, cmd, http.MethodPost, c.url, body)
-	if err != nil {
+	if c.at >= 0 {
+		gone, err := c.roundTripAt(ctx, c.endpoints[c.at], cmd, body, out)
+		if gone {
+			c.at = -1 // look again at the next command
+		}
 		return err
 	}
+	var errs []error
+	for i, u := range c.endpoints {
+		gone, err := c.roundTripAt(ctx, u, cmd, body, out)
+		if !gone {
+			c.at = i
+			if i != c.found && len(c.endpoints) > 1 {
+				c.found = i
+				c.log.Info("Pixoo 64 API found", logkey.URL, u)
+			}
+			return err
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return &noEndpointError{cmd: cmd, urls: c.endpoints[:len(errs)], errs: errs}
+}
+
+// roundTripAt sends one command to u. gone reports that nothing answers
+// the API there: the connection was refused, the request got no answer,
+// or the answer was HTTP 404; another endpoint may.
+func (c *Client) roundTripAt(ctx context.Context, u, cmd string, body []byte, out any) (gone bool, err error) {
+	reply, err := c.api.Do(ctx, cmd, http.MethodPost, u, body)
+	if err != nil {
+		var re *httpdevice.ReplyError
+		return !errors.As(err, &re), err
+	}
 	if reply.StatusCode != http.StatusOK {
-		return &httpdevice.ReplyError{
+		return reply.StatusCode == http.StatusNotFound, &httpdevice.ReplyError{
 			Msg:  fmt.Sprintf("pixoo64: %s: device answered HTTP status %s", cmd, reply.Status),
 			Kind: ErrDevice,
 		}
 	}
-	return checkReply(cmd, reply.Body, out)
+	return false, checkReply(cmd, reply.Body, out)
 }
+
+// noEndpointError is a command that no endpoint answered: each URL tried
+// and its error.
+type noEndpointError struct {
+	cmd  string
+	urls []string
+	errs []error
+}
+
+func (e *noEndpointError) Error() string {
+	var b strings.Builder
+	prefix := "pixoo64: " + e.cmd + ": "
+	b.WriteString(prefix + "no answer at any endpoint")
+	for i, err := range e.errs {
+		fmt.Fprintf(&b, "; %s: %s", e.urls[i], strings.TrimPrefix(err.Error(), prefix))
+	}
+	return b.String()
+}
+
+func (e *noEndpointError) Unwrap() []error { return e.errs }
 
 // checkReply returns nil if data is a JSON object whose error_code (or, for
 // the Device/ commands, ReturnCode) is 0, and decodes data into out if out

@@ -105,6 +105,9 @@ type AwtrixRequest struct {
 //     firmware's 500 "FAILED".
 //   - POST /api/notify: a JSON object, accepted and counted (see
 //     Notifications); the visible app does not change.
+//   - POST /api/reboot: answered "OK", then the clock is as after
+//     PowerCycle and away for its reboot time (SetRebootTime): API
+//     requests meanwhile are dropped unanswered.
 //   - any other /api/ path or method: 404 "FileNotFound", as the firmware's
 //     web server answers.
 //   - GET /frame.png: the visible app's frame, 32x8 (black for the built-in
@@ -278,6 +281,8 @@ type AwtrixState struct {
 	Requests       int      `json:"requests"`       // API requests ever received
 	Fault          string   `json:"fault"`          // the injected fault, "none"
 	LatencyMS      int64    `json:"latencyMs"`      // the injected latency
+	Rebooting      bool     `json:"rebooting"`      // away after POST /api/reboot
+	Reboots        int      `json:"reboots"`        // reboots taken
 }
 
 // State returns a snapshot of the simulator's state.
@@ -296,12 +301,18 @@ func (a *Awtrix) State() AwtrixState {
 		Requests:       a.received(),
 		Fault:          fault.String(),
 		LatencyMS:      latency.Milliseconds(),
+		Rebooting:      a.rebooting(),
+		Reboots:        a.control.Reboots(),
 	}
 }
 
 // serveAPI answers one request under /api/.
 func (a *Awtrix) serveAPI(w http.ResponseWriter, r *http.Request) {
 	raw, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAwtrixBody))
+	if a.rebooting() {
+		dropConn(w)
+		return
+	}
 	if !a.delay(w, r) {
 		return
 	}
@@ -439,6 +450,10 @@ func (a *Awtrix) applyLocked(r *http.Request, name string, raw []byte, body any,
 			return fail, parseError
 		}
 		a.notifications++
+		return ok, awtrixOK
+	case "POST /api/reboot":
+		a.bootLocked()
+		a.startReboot()
 		return ok, awtrixOK
 	}
 	return notFound, awtrixNotFound

@@ -351,7 +351,7 @@ func TestAwtrix_FrameRoundTrip(t *testing.T) {
 	state := fetchState(t, srv.URL()+"/state")
 	wantState := map[string]any{"brightness": 120.0, "autoBrightness": false, "power": false, "app": "pidicon",
 		"apps": []any{"Time", "Date", "Temperature", "Humidity", "Battery", "pidicon"}, "pushes": 3.0,
-		"notifications": 0.0, "requests": 5.0, "fault": "none", "latencyMs": 0.0}
+		"notifications": 0.0, "requests": 5.0, "fault": "none", "latencyMs": 0.0, "rebooting": false, "reboots": 0.0}
 	if !reflect.DeepEqual(state, wantState) {
 		t.Errorf("/state = %v, want %v", state, wantState)
 	}

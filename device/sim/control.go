@@ -54,6 +54,10 @@ func (f Fault) String() string {
 // maxRequests is how many requests Requests keeps.
 const maxRequests = 1000
 
+// DefaultRebootTime is how long a simulator is away after it was asked to
+// reboot, until SetRebootTime says otherwise.
+const DefaultRebootTime = time.Second
+
 // control is the part of a simulator that tests steer and watch, the same
 // for every device: the fault and latency injected into API requests, Close
 // to release the requests they hold, the log of the last API requests (R
@@ -68,19 +72,54 @@ type control[R any] struct {
 	closeOnce sync.Once
 	closed    chan struct{} // closed by Close: releases hanging requests
 
-	mu       sync.Mutex // guards the fields below
-	fault    Fault
-	latency  time.Duration
-	requests []R           // the last maxRequests requests
-	total    int           // API requests ever received
-	changed  chan struct{} // closed and replaced after each request
+	mu         sync.Mutex // guards the fields below
+	fault      Fault
+	latency    time.Duration
+	rebootTime time.Duration // how long a reboot keeps the device away
+	bootUntil  time.Time     // API requests until then are dropped: rebooting
+	reboots    int           // reboots asked for
+	requests   []R           // the last maxRequests requests
+	total      int           // API requests ever received
+	changed    chan struct{} // closed and replaced after each request
 }
 
 func newControl[R any]() *control[R] {
 	return &control[R]{
-		closed:  make(chan struct{}),
-		changed: make(chan struct{}),
+		closed:     make(chan struct{}),
+		changed:    make(chan struct{}),
+		rebootTime: DefaultRebootTime,
 	}
+}
+
+// SetRebootTime sets how long the device is away after it was asked to
+// reboot: its API requests are dropped unanswered meanwhile, as a device
+// that is starting up does not answer (DefaultRebootTime until set).
+func (c *control[R]) SetRebootTime(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rebootTime = d
+}
+
+// Reboots is how many times the device was asked to reboot.
+func (c *control[R]) Reboots() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reboots
+}
+
+// startReboot makes the device away for the reboot time from now.
+func (c *control[R]) startReboot() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reboots++
+	c.bootUntil = time.Now().Add(c.rebootTime)
+}
+
+// rebooting reports whether the device is away, rebooting.
+func (c *control[R]) rebooting() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Before(c.bootUntil)
 }
 
 // Close releases the requests held by FaultHang or SetLatency, dropping

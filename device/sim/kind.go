@@ -8,20 +8,22 @@ import (
 
 // Kind returns the kind typ of a simulated display of kind k that runs
 // inside the daemon: k's simulator served on a free loopback port and
-// driven by k's own driver, so the whole path to the hardware is real
-// except the hardware.
+// driven by k's own driver (with the API the device asks for: the
+// simulators serve all of their kind's), so the whole path to the
+// hardware is real except the hardware.
 func Kind(k device.Kind, typ string) device.Kind {
 	return device.Kind{
 		Type:         typ,
 		Size:         k.Size,
 		Manufacturer: "pidicon-mqtt",
 		Model:        "Simulated " + k.Model,
-		Open: func(string) (device.Driver, func(), error) {
+		APIs:         k.APIs,
+		Open: func(o device.OpenOptions) (device.Driver, func(), error) {
 			srv, stop, err := Serve(k.Simulate(), "127.0.0.1:0")
 			if err != nil {
 				return nil, nil, err
 			}
-			drv, closeDrv, err := k.Open(srv.Addr())
+			drv, closeDrv, err := k.Open(device.OpenOptions{Host: srv.Addr(), API: o.API})
 			if err != nil {
 				stop()
 				return nil, nil, err

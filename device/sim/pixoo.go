@@ -24,8 +24,20 @@ const (
 // command or a body it cannot parse.
 const pixooIllegalJSON = "Request data illegal json"
 
+// The endpoints of the Pixoo API: the classic one, and the one of newer
+// firmware and the Pixoo 64 II (served on port 9000 by real devices).
+const (
+	PixooPost      = "/post"
+	PixooDivoomAPI = "/divoom_api"
+)
+
 // Request is one API request a simulator got, as Requests returns it.
 type Request struct {
+	// Path is the endpoint it was POSTed to: PixooPost or PixooDivoomAPI.
+	Path string
+	// Status is the HTTP status answered: 200, 500 for FaultHTTP500, 404
+	// on an endpoint switched off (SetEndpoints), 0 for FaultHang.
+	Status int
 	// Command is the request's Command field ("" if the body was not a
 	// JSON object with a string Command).
 	Command string
@@ -35,7 +47,8 @@ type Request struct {
 	Body map[string]any
 	// Fault is the fault injected in the answer, FaultNone if none.
 	Fault Fault
-	// Reply is the answer's body ("" for FaultHang and FaultHTTP500).
+	// Reply is the answer's body ("" for FaultHang, FaultHTTP500 and a
+	// 404).
 	Reply string
 	// At is when the request was applied.
 	At time.Time
@@ -44,10 +57,15 @@ type Request struct {
 // Pixoo simulates a Divoom Pixoo 64 and its HTTP API: its brightness (starting at 100), screen switch, channel, frame id counter and
 // last frame. It is an http.Handler serving:
 //
-//   - POST /post: the device API, with the commands Channel/SetBrightness,
-//     Channel/OnOffScreen, Channel/GetAllConf, Channel/SetIndex,
-//     Channel/GetIndex, Draw/ResetHttpGifId, Draw/GetHttpGifId,
-//     Draw/SendHttpGif and Device/TimeAndReset. An unknown command, or a
+//   - POST /post and POST /divoom_api: the device API (the classic
+//     endpoint and the one of newer firmware; SetEndpoints switches either
+//     off, to simulate a firmware that has only one), with the commands
+//     Channel/SetBrightness, Channel/OnOffScreen, Channel/GetAllConf,
+//     Channel/SetIndex, Channel/GetIndex, Draw/ResetHttpGifId,
+//     Draw/GetHttpGifId, Draw/SendHttpGif, Device/TimeAndReset and
+//     Device/SysReboot. Device/SysReboot is answered, then the device
+//     is as after PowerCycle and away for its reboot time (SetRebootTime):
+//     API requests meanwhile are dropped unanswered. An unknown command, or a
 //     body that is not a JSON object with a Command, gets the firmware's
 //     plain "Request data illegal json". A known command with a missing or
 //     invalid argument gets {"error_code":1}: the simulator is stricter
@@ -77,6 +95,8 @@ type Pixoo struct {
 	speed      int           // its PicSpeed, ms
 	frame      *image.RGBA   // the last frame, nil before the first
 	pushes     int
+	noPost     bool // POST /post answers 404
+	noDivoom   bool // POST /divoom_api answers 404
 }
 
 // NewPixoo returns a simulated Pixoo 64 as it is after power-on: brightness
@@ -88,7 +108,8 @@ func NewPixoo() *Pixoo {
 		brightness: 100,
 		screenOn:   true,
 	}
-	p.mux.HandleFunc("POST /post", p.servePost)
+	p.mux.HandleFunc("POST "+PixooPost, p.servePost)
+	p.mux.HandleFunc("POST "+PixooDivoomAPI, p.servePost)
 	p.mux.HandleFunc("GET /frame.png", p.serveFrame)
 	p.mux.HandleFunc("GET /state", p.serveState)
 	p.mux.HandleFunc("GET /{$}", p.serveIndex)
@@ -101,8 +122,22 @@ func NewPixoo() *Pixoo {
 func (p *Pixoo) PowerCycle() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.powerCycleLocked()
+}
+
+func (p *Pixoo) powerCycleLocked() {
 	p.screenOn, p.channel, p.picID, p.frame = true, 0, 0, nil
 	p.upload, p.animation = nil, nil
+}
+
+// SetEndpoints says which API endpoints answer: post (POST /post, the
+// classic firmware's) and divoomAPI (POST /divoom_api, newer firmware's
+// and the Pixoo 64 II's). One that is off answers 404, as a firmware
+// without it does. Both are on after NewPixoo.
+func (p *Pixoo) SetEndpoints(post, divoomAPI bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.noPost, p.noDivoom = !post, !divoomAPI
 }
 
 // ServeHTTP serves the device API and the pages for humans.
@@ -193,6 +228,8 @@ type PixooState struct {
 	Requests   int    `json:"requests"`   // API requests ever received
 	Fault      string `json:"fault"`      // the injected fault, "none"
 	LatencyMS  int64  `json:"latencyMs"`  // the injected latency
+	Rebooting  bool   `json:"rebooting"`  // away after Device/SysReboot
+	Reboots    int    `json:"reboots"`    // Device/SysReboot taken
 }
 
 // State returns a snapshot of the simulator's state.
@@ -209,12 +246,18 @@ func (p *Pixoo) State() PixooState {
 		Requests:   p.received(),
 		Fault:      fault.String(),
 		LatencyMS:  latency.Milliseconds(),
+		Rebooting:  p.rebooting(),
+		Reboots:    p.control.Reboots(),
 	}
 }
 
 // servePost answers one API request.
 func (p *Pixoo) servePost(w http.ResponseWriter, r *http.Request) {
 	raw, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPixooBody))
+	if p.rebooting() {
+		dropConn(w)
+		return
+	}
 	if !p.delay(w, r) {
 		return
 	}
@@ -235,16 +278,19 @@ func (p *Pixoo) servePost(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	p.mu.Lock()
 	fault, _ := p.injected()
-	switch fault {
-	case FaultHang:
-		// answered (not) below
-	case FaultHTTP500:
+	off := (r.URL.Path == PixooPost && p.noPost) || (r.URL.Path == PixooDivoomAPI && p.noDivoom)
+	switch {
+	case off:
+		status, fault = http.StatusNotFound, FaultNone
+	case fault == FaultHang:
+		status = 0 // answered (not) below
+	case fault == FaultHTTP500:
 		status = http.StatusInternalServerError
-	case FaultIllegalJSON:
+	case fault == FaultIllegalJSON:
 		reply = []byte(pixooIllegalJSON)
-	case FaultErrorCode:
+	case fault == FaultErrorCode:
 		reply = []byte(`{"error_code":1}`)
-	case FaultMalformed:
+	case fault == FaultMalformed:
 		reply = []byte(`{"error_code":0,"Bright`)
 	default:
 		reply = p.applyLocked(cmd, body)
@@ -252,7 +298,7 @@ func (p *Pixoo) servePost(w http.ResponseWriter, r *http.Request) {
 	if pd, ok := body["PicData"].(string); ok {
 		body["PicData"] = fmt.Sprintf("<%d base64 chars>", len(pd))
 	}
-	p.record(Request{Command: cmd, Body: body, Fault: fault, Reply: string(reply), At: time.Now()})
+	p.record(Request{Path: r.URL.Path, Status: status, Command: cmd, Body: body, Fault: fault, Reply: string(reply), At: time.Now()})
 	p.mu.Unlock()
 
 	switch {
@@ -312,6 +358,10 @@ func (p *Pixoo) applyLocked(cmd string, body map[string]any) []byte {
 		return []byte(ok)
 	case "Device/TimeAndReset":
 		return []byte(`{"ReturnCode":0,"ReturnMessage":""}`)
+	case "Device/SysReboot":
+		p.powerCycleLocked()
+		p.startReboot()
+		return []byte(ok)
 	}
 	return []byte(pixooIllegalJSON)
 }

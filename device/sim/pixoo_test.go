@@ -237,13 +237,13 @@ func TestPixoo_Requests(t *testing.T) {
 	post(t, dev, `not json`)
 	got := dev.Requests()
 	want := []sim.Request{
-		{Command: "Channel/SetBrightness", Reply: `{"error_code":0}`,
+		{Path: "/post", Status: 200, Command: "Channel/SetBrightness", Reply: `{"error_code":0}`,
 			Body: map[string]any{"Command": "Channel/SetBrightness", "Brightness": json.Number("30")}},
-		{Command: "Draw/SendHttpGif", Reply: `{"error_code":0}`,
+		{Path: "/post", Status: 200, Command: "Draw/SendHttpGif", Reply: `{"error_code":0}`,
 			Body: map[string]any{"Command": "Draw/SendHttpGif", "PicNum": json.Number("1"), "PicWidth": json.Number("64"),
 				"PicOffset": json.Number("0"), "PicID": json.Number("1"), "PicSpeed": json.Number("1000"),
 				"PicData": "<16384 base64 chars>"}},
-		{Reply: "Request data illegal json"},
+		{Path: "/post", Status: 200, Reply: "Request data illegal json"},
 	}
 	for i := range got {
 		if got[i].At.IsZero() {
@@ -313,7 +313,7 @@ func TestPixoo_FrameRoundTrip(t *testing.T) {
 
 	state := fetchState(t, srv.URL()+"/state")
 	wantState := map[string]any{"brightness": 100.0, "screenOn": true, "channel": 3.0, "picId": 3.0,
-		"pushes": 3.0, "requests": 5.0, "fault": "none", "latencyMs": 0.0}
+		"pushes": 3.0, "requests": 5.0, "fault": "none", "latencyMs": 0.0, "rebooting": false, "reboots": 0.0}
 	if !reflect.DeepEqual(state, wantState) {
 		t.Errorf("/state = %v, want %v", state, wantState)
 	}
