@@ -145,6 +145,7 @@ type Controller struct {
 	notesChanged bool
 	reload       bool          // the scenes changed: look the active one up again
 	reboots      []func(error) // reboots asked for (Reboot): each asker's done
+	stopped      bool          // Run returned: no more reboots
 	wake         chan struct{} // capacity 1: "the mailbox changed"
 }
 

@@ -27,7 +27,17 @@ var (
 	// does not answer: the reboot is not sent, nor kept for later (a
 	// display that comes back should not restart at once).
 	ErrOffline = errors.New("the display does not answer")
+	// ErrRebootPending refuses a reboot while maxRebootWaiters wait for
+	// the one under way (a flood of reboot messages).
+	ErrRebootPending = errors.New("a reboot of this display is already under way")
+	// ErrStopped is reported to a reboot's done when the controller stops
+	// before it is sent, and refuses reboots after that.
+	ErrStopped = errors.New("the display's controller stopped")
 )
+
+// maxRebootWaiters bounds the reboots that wait for one to be sent: they
+// are all one reboot anyway.
+const maxRebootWaiters = 16
 
 // rebootPause is how long after a reboot the controller first asks
 // whether the display is back: a display answers the reboot before it
@@ -47,16 +57,38 @@ func (c *Controller) CanReboot() bool {
 // the display's refusal). Reboots asked for while one waits are sent as
 // one. The display is then reported offline until it answers again, and
 // driven back to the desired state as after any outage. Reboot never
-// blocks; done is not called if the controller stops first.
+// blocks; a controller that stops first calls done with ErrStopped.
 func (c *Controller) Reboot(done func(error)) error {
 	if !c.CanReboot() {
 		return ErrCannotReboot
 	}
 	c.mu.Lock()
+	switch {
+	case c.stopped:
+		c.mu.Unlock()
+		return ErrStopped
+	case len(c.reboots) >= maxRebootWaiters:
+		c.mu.Unlock()
+		return ErrRebootPending
+	}
 	c.reboots = append(c.reboots, done)
 	c.mu.Unlock()
 	c.poke()
 	return nil
+}
+
+// stop marks the controller stopped and answers the reboots that wait.
+func (r *run) stop() {
+	r.Controller.mu.Lock()
+	r.stopped = true
+	r.Controller.mu.Unlock()
+	asked := append(r.reboots, r.Controller.takeReboots()...)
+	r.reboots = nil
+	for _, done := range asked {
+		if done != nil {
+			done(ErrStopped)
+		}
+	}
 }
 
 // takeReboots returns the reboots asked for since the last call.
@@ -89,6 +121,7 @@ func (r *run) reboot() {
 	}
 	err := r.call(r.opts.Driver.(Rebooter).Reboot) // Reboot checked it is one
 	if r.ctx.Err() != nil {
+		finish(fmt.Errorf("reboot: %w", ErrStopped))
 		return
 	}
 	if err != nil {

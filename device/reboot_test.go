@@ -1,6 +1,7 @@
 package device_test
 
 import (
+	"context"
 	"errors"
 	"image/color"
 	"net/http"
@@ -121,4 +122,36 @@ func TestController_RebootRefused(t *testing.T) {
 			t.Errorf("the display did not come back: %+v", p.State())
 		}
 	})
+}
+
+// TestController_RebootsBoundedAndAnswered: reboots that wait are bounded,
+// and a controller that stops answers them instead of leaving them hang.
+func TestController_RebootsBoundedAndAnswered(t *testing.T) {
+	_, drv := rebootableDevice(t)
+	c := newController("demo", drv, nil)
+	answers := make(chan error, 32)
+	var err error
+	n := 0
+	for ; err == nil && n < 100; n++ {
+		err = c.Reboot(func(err error) { answers <- err })
+	}
+	if !errors.Is(err, device.ErrRebootPending) || n > 17 {
+		t.Fatalf("reboot %d: %v, want ErrRebootPending after a few", n, err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // stops at once: the waiting reboots are not sent
+	c.Run(ctx, &recorder{})
+	for range n - 1 {
+		select {
+		case err := <-answers:
+			if !errors.Is(err, device.ErrStopped) && !errors.Is(err, device.ErrOffline) {
+				t.Fatalf("a waiting reboot was answered %v, want ErrStopped or ErrOffline", err)
+			}
+		default:
+			t.Fatal("a waiting reboot was not answered when the controller stopped")
+		}
+	}
+	if err := c.Reboot(nil); !errors.Is(err, device.ErrStopped) {
+		t.Errorf("a reboot after the controller stopped: %v", err)
+	}
 }

@@ -103,6 +103,7 @@ func (c *Controller) Run(ctx context.Context, obs Observer) error {
 		timer.Reset(r.untilNext())
 		select {
 		case <-ctx.Done():
+			r.stop()
 			return nil
 		case <-c.wake:
 			r.takeMailbox()

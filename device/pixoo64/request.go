@@ -70,6 +70,11 @@ func (c *Client) roundTrip(ctx context.Context, cmd string, body []byte, out any
 	var errs []error
 	for i, u := range c.endpoints {
 		gone, err := c.roundTripAt(ctx, u, cmd, body, out)
+		if !gone && errors.Is(err, ErrBadReply) && i < len(c.endpoints)-1 {
+			// Something answered there, but not a Pixoo (a web page, say):
+			// while looking for the API, try the next endpoint.
+			gone = true
+		}
 		if !gone {
 			c.at = i
 			if i != c.found && len(c.endpoints) > 1 {
