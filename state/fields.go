@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -29,8 +30,8 @@ type Field struct {
 	fromJSON func(raw json.RawMessage, dst *State) error
 	// in reports whether a patch sets the field.
 	in func(p Patch) bool
-	// put makes p set the field to src's value.
-	put func(p *Patch, src State)
+	// put makes p set the field to src's value: p points into *src.
+	put func(p *Patch, src *State)
 	// copy sets the field of dst from p, which sets it.
 	copy func(dst *State, p Patch)
 	// text is the field's payload on its own topic.
@@ -41,8 +42,11 @@ type Field struct {
 	appendJSON func(b []byte, s State, indent string) []byte
 }
 
-// schema lists the persisted fields in publishing order. It is a function
-// rather than a package variable so that nothing can change it.
+// fields lists the persisted fields in publishing order. It is built once
+// and never changed: Schema hands out copies.
+var fields = schema()
+
+// schema builds the persisted fields' descriptions, in publishing order.
 func schema() []Field {
 	return []Field{
 		{
@@ -53,7 +57,7 @@ func schema() []Field {
 			},
 			fromJSON:   jsonString(FieldActiveScene, func(s string, dst *State) (err error) { dst.ActiveScene, err = ParseSceneName(s); return err }),
 			in:         func(p Patch) bool { return p.ActiveScene != nil },
-			put:        func(p *Patch, src State) { p.ActiveScene = &src.ActiveScene },
+			put:        func(p *Patch, src *State) { p.ActiveScene = &src.ActiveScene },
 			copy:       func(dst *State, p Patch) { dst.ActiveScene = *p.ActiveScene },
 			text:       func(s State) string { return s.ActiveScene },
 			appendJSON: func(b []byte, s State, _ string) []byte { return appendString(b, s.ActiveScene) },
@@ -67,7 +71,7 @@ func schema() []Field {
 			},
 			fromJSON:   jsonString(FieldPlayState, func(s string, dst *State) (err error) { dst.PlayState, err = ParsePlayState(s); return err }),
 			in:         func(p Patch) bool { return p.PlayState != nil },
-			put:        func(p *Patch, src State) { p.PlayState = &src.PlayState },
+			put:        func(p *Patch, src *State) { p.PlayState = &src.PlayState },
 			copy:       func(dst *State, p Patch) { dst.PlayState = *p.PlayState },
 			text:       func(s State) string { return string(s.PlayState) },
 			appendJSON: func(b []byte, s State, _ string) []byte { return appendString(b, string(s.PlayState)) },
@@ -87,7 +91,7 @@ func schema() []Field {
 				return err
 			},
 			in:         func(p Patch) bool { return p.Brightness != nil },
-			put:        func(p *Patch, src State) { p.Brightness = &src.Brightness },
+			put:        func(p *Patch, src *State) { p.Brightness = &src.Brightness },
 			copy:       func(dst *State, p Patch) { dst.Brightness = *p.Brightness },
 			text:       func(s State) string { return strconv.Itoa(s.Brightness) },
 			appendJSON: func(b []byte, s State, _ string) []byte { return strconv.AppendInt(b, int64(s.Brightness), 10) },
@@ -112,7 +116,7 @@ func schema() []Field {
 				return err
 			},
 			in:         func(p Patch) bool { return p.DisplayOn != nil },
-			put:        func(p *Patch, src State) { p.DisplayOn = &src.DisplayOn },
+			put:        func(p *Patch, src *State) { p.DisplayOn = &src.DisplayOn },
 			copy:       func(dst *State, p Patch) { dst.DisplayOn = *p.DisplayOn },
 			text:       func(s State) string { return strconv.FormatBool(s.DisplayOn) },
 			appendJSON: func(b []byte, s State, _ string) []byte { return strconv.AppendBool(b, s.DisplayOn) },
@@ -126,7 +130,7 @@ func schema() []Field {
 			},
 			fromJSON:   jsonString(FieldLoggingLevel, func(s string, dst *State) (err error) { dst.LoggingLevel, err = ParseLogLevel(s); return err }),
 			in:         func(p Patch) bool { return p.LoggingLevel != nil },
-			put:        func(p *Patch, src State) { p.LoggingLevel = &src.LoggingLevel },
+			put:        func(p *Patch, src *State) { p.LoggingLevel = &src.LoggingLevel },
 			copy:       func(dst *State, p Patch) { dst.LoggingLevel = *p.LoggingLevel },
 			text:       func(s State) string { return string(s.LoggingLevel) },
 			appendJSON: func(b []byte, s State, _ string) []byte { return appendString(b, string(s.LoggingLevel)) },
@@ -143,7 +147,7 @@ func schema() []Field {
 				return err
 			},
 			in:   func(p Patch) bool { return p.SceneParams != nil },
-			put:  func(p *Patch, src State) { p.SceneParams = &src.SceneParams },
+			put:  func(p *Patch, src *State) { p.SceneParams = &src.SceneParams },
 			copy: func(dst *State, p Patch) { dst.SceneParams = *p.SceneParams },
 			text: func(s State) string { return s.SceneParams.String() },
 			appendJSON: func(b []byte, s State, indent string) []byte {
@@ -162,13 +166,12 @@ func schema() []Field {
 }
 
 // Schema describes the persisted fields, in publishing order.
-func Schema() []Field { return schema() }
+func Schema() []Field { return slices.Clone(fields) }
 
 // Fields lists the persisted fields' names, in publishing order.
 func Fields() []string {
-	fs := schema()
-	out := make([]string, len(fs))
-	for i, f := range fs {
+	out := make([]string, len(fields))
+	for i, f := range fields {
 		out[i] = f.Name
 	}
 	return out
@@ -176,7 +179,7 @@ func Fields() []string {
 
 // lookup returns the field called name.
 func lookup(name string) (Field, bool) {
-	for _, f := range schema() {
+	for _, f := range fields {
 		if f.Name == name {
 			return f, true
 		}

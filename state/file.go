@@ -123,7 +123,7 @@ func encodeDocument(snap snapshot, now time.Time) ([]byte, error) {
 	}
 	slices.Sort(keys)
 	var b bytes.Buffer
-	b.Grow(256 + 200*len(keys))
+	b.Grow(256 + 320*len(keys))
 	b.WriteString("{\n  \"version\": ")
 	b.WriteString(strconv.Itoa(FileVersion))
 	b.WriteString(",\n  \"timestamp\": ")
@@ -143,7 +143,7 @@ func encodeDocument(snap snapshot, now time.Time) ([]byte, error) {
 			}
 			continue
 		}
-		b.Write(st.appendJSON(b.AvailableBuffer(), "\n    ", "  "))
+		b.Write(st.appendJSON(b.AvailableBuffer(), "\n      ", "\n    "))
 	}
 	if len(keys) > 0 {
 		b.WriteString("\n  ")

@@ -174,7 +174,7 @@ func (p Patch) IsEmpty() bool { return len(p.Present()) == 0 }
 // Present lists the fields the patch sets, in publishing order.
 func (p Patch) Present() []string {
 	var out []string
-	for _, f := range schema() {
+	for _, f := range fields {
 		if f.in(p) {
 			out = append(out, f.Name)
 		}
@@ -185,7 +185,7 @@ func (p Patch) Present() []string {
 // Missing lists the fields the patch leaves alone, in publishing order.
 func (p Patch) Missing() []string {
 	var out []string
-	for _, f := range schema() {
+	for _, f := range fields {
 		if !f.in(p) {
 			out = append(out, f.Name)
 		}
@@ -195,7 +195,7 @@ func (p Patch) Missing() []string {
 
 // Apply returns s with the patch's fields set; the timestamp is left alone.
 func (p Patch) Apply(s State) State {
-	for _, f := range schema() {
+	for _, f := range fields {
 		if f.in(p) {
 			f.copy(&s, p)
 		}
@@ -215,8 +215,8 @@ func ParseField(field, payload string) (Patch, error) {
 	if !ok {
 		return Patch{}, invalid(field, "unknown field %q (fields: %s)", field, strings.Join(Fields(), ", "))
 	}
-	var v State
-	if err := f.fromText(payload, &v); err != nil {
+	v := new(State)
+	if err := f.fromText(payload, v); err != nil {
 		return Patch{}, err
 	}
 	var p Patch
@@ -261,6 +261,8 @@ func parseObject(b []byte, stored bool) (Entry, error) {
 	if err := json.Unmarshal(b, &raw); err != nil || raw == nil {
 		return e, invalid("", "payload must be a JSON object: %s", jsonReason(err))
 	}
+	// The values the patch points to: one allocation for all fields.
+	vals := new(State)
 	// Sorted, so that of several bad keys the same one is always reported.
 	for _, key := range slices.Sorted(maps.Keys(raw)) {
 		v := raw[key]
@@ -286,11 +288,10 @@ func parseObject(b []byte, stored bool) (Entry, error) {
 			}
 			continue
 		}
-		var val State
-		if err := f.fromJSON(v, &val); err != nil {
+		if err := f.fromJSON(v, vals); err != nil {
 			return e, err
 		}
-		f.put(&e.Patch, val)
+		f.put(&e.Patch, vals)
 	}
 	return e, nil
 }

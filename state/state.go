@@ -106,7 +106,7 @@ func invalid(field, format string, args ...any) error {
 // own topic's payload.
 func (s State) Validate() error {
 	var errs []error
-	for _, f := range schema() {
+	for _, f := range fields {
 		var v State
 		if err := f.fromText(f.text(s), &v); err != nil {
 			errs = append(errs, err)
@@ -130,16 +130,16 @@ func (s State) Value(field string) string {
 func (s State) MarshalJSON() ([]byte, error) { return s.appendJSON(nil, "", ""), nil }
 
 // appendJSON appends s as a JSON object: every field, then the timestamp if
-// there is one. With a prefix (a line break and indent) it writes one
-// key a line, each line starting with prefix+indent, as
-// json.MarshalIndent would.
-func (s State) appendJSON(b []byte, prefix, indent string) []byte {
-	sep, colon := "", ":"
-	if prefix != "" || indent != "" {
-		sep, colon = prefix+indent, ": "
+// there is one. With sep (a line break and indent) it writes one key a
+// line, each line starting with sep, and the closing brace on a line
+// starting with end, as json.MarshalIndent would.
+func (s State) appendJSON(b []byte, sep, end string) []byte {
+	colon := ":"
+	if sep != "" {
+		colon = ": "
 	}
 	b = append(b, '{')
-	for i, f := range schema() {
+	for i, f := range fields {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -155,9 +155,7 @@ func (s State) appendJSON(b []byte, prefix, indent string) []byte {
 		b = append(b, colon...)
 		b = appendString(b, FormatTime(s.Timestamp))
 	}
-	if sep != "" {
-		b = append(b, prefix...)
-	}
+	b = append(b, end...)
 	return append(b, '}')
 }
 
@@ -173,7 +171,7 @@ func ParseStateJSON(b []byte) (State, error) {
 	if e.Timestamp.IsZero() {
 		return State{}, invalid("timestamp", "state has no timestamp")
 	}
-	for _, f := range schema() {
+	for _, f := range fields {
 		if !f.in(e.Patch) && !f.Optional {
 			return State{}, invalid(f.Name, "state has no %s", f.Name)
 		}
