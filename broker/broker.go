@@ -159,6 +159,16 @@ type Broker struct {
 	// that index without its lock. See brokerHook.
 	retainMu sync.RWMutex
 
+	// retained indexes the retained topics for the feeds that send them
+	// to new subscriptions; feeds counts the feeds' goroutines.
+	retained  retainedIndex
+	feeds     sync.WaitGroup
+	closing   chan struct{} // closed when Close begins: feeds stop
+	closeOnce sync.Once
+	// afterFeedRead, when set (by tests), runs after a feed read a
+	// retained message and before it sends it.
+	afterFeedRead atomic.Pointer[func(topic string)]
+
 	loginsRefused atomic.Uint64
 	denied        atomic.Uint64
 	acceptErrors  atomic.Uint64
@@ -194,6 +204,7 @@ func Start(opts Options) (*Broker, error) {
 		acceptLimit:   lograte.Limiter{Every: time.Second},
 		dropLimit:     lograte.Limiter{Every: time.Second},
 		tooLargeLimit: lograte.Limiter{Every: time.Second},
+		closing:       make(chan struct{}),
 	}
 	for _, u := range opts.Users {
 		b.users[u.Username] = u
@@ -312,7 +323,12 @@ func (b *Broker) Stats() Stats {
 // Close stops the broker and disconnects every client. It does not wait
 // for clients: connections not logged in are closed at once, clients
 // after their DISCONNECT or a second.
-func (b *Broker) Close() error { return b.server.Close() }
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() { close(b.closing) })
+	err := b.server.Close()
+	b.feeds.Wait()
+	return err
+}
 
 // isDaemon reports whether a CONNECT read by the gate is the daemon's
 // login, which is admitted even when the broker has no room for clients.
@@ -439,7 +455,8 @@ func (h *brokerHook) Provides(b byte) bool {
 	switch b {
 	case mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnPublish,
 		mochi.OnPacketRead, mochi.OnConnect, mochi.OnPacketEncode, mochi.OnDisconnect,
-		mochi.OnPacketSent, mochi.OnPacketProcessed, mochi.OnWill, mochi.OnRetainMessage:
+		mochi.OnPacketSent, mochi.OnPacketProcessed, mochi.OnWill, mochi.OnRetainMessage,
+		mochi.OnSubscribe, mochi.OnSubscribed, mochi.OnQosComplete:
 		return true
 	}
 	return false
@@ -477,11 +494,91 @@ func (h *brokerHook) OnPacketEncode(_ *mochi.Client, pk packets.Packet) packets.
 	return pk
 }
 
-// OnDisconnect reports a client disconnected for a packet over MaxPacket.
+// OnDisconnect reports a client disconnected for a packet over MaxPacket,
+// and stops its retained feed.
 func (h *brokerHook) OnDisconnect(cl *mochi.Client, err error, _ bool) {
 	if errors.Is(err, packets.ErrPacketTooLarge) {
 		h.broker.packetTooLarge(cl)
 	}
+	if c := connOf(cl.Net.Conn); c != nil {
+		c.gone.Store(true)
+		if f := c.feed.Load(); f != nil {
+			f.stop()
+		}
+	}
+}
+
+// OnSubscribe takes over from mochi the retained messages of each filter
+// the feed sends (see retainedFeed): it notes them and tells mochi to send
+// none (retain handling 2). Retain handling 1 (only for a new
+// subscription) and 2 (none) are kept.
+func (h *brokerHook) OnSubscribe(cl *mochi.Client, pk packets.Packet) packets.Packet {
+	c := connOf(cl.Net.Conn)
+	if c == nil {
+		return pk
+	}
+	c.staged = c.staged[:0]
+	for i, sub := range pk.Filters {
+		if !takesFeed(sub.Filter) || sub.RetainHandling == 2 {
+			continue
+		}
+		if _, existed := cl.State.Subscriptions.Get(sub.Filter); sub.RetainHandling == 0 || !existed {
+			c.staged = append(c.staged, stagedSub{index: i, sub: feedSub{
+				filter: sub.Filter, qos: sub.Qos, noLocal: sub.NoLocal, identifier: sub.Identifier,
+			}})
+		}
+		pk.Filters[i].RetainHandling = 2
+	}
+	return pk
+}
+
+// OnSubscribed keeps, of the noted filters, those the broker granted.
+func (h *brokerHook) OnSubscribed(cl *mochi.Client, _ packets.Packet, reasonCodes []byte) {
+	c := connOf(cl.Net.Conn)
+	if c == nil {
+		return
+	}
+	granted := c.staged[:0]
+	for _, s := range c.staged {
+		if s.index < len(reasonCodes) && reasonCodes[s.index] < packets.ErrUnspecifiedError.Code {
+			granted = append(granted, s)
+		}
+	}
+	c.staged = granted
+}
+
+// OnQosComplete wakes the client's retained feed, which may be waiting
+// for room in its window.
+func (h *brokerHook) OnQosComplete(cl *mochi.Client, _ packets.Packet) {
+	if c := connOf(cl.Net.Conn); c != nil {
+		if f := c.feed.Load(); f != nil {
+			f.ack()
+		}
+	}
+}
+
+// startFeed hands the granted subscriptions of a processed SUBSCRIBE to
+// the client's retained feed.
+func (h *brokerHook) startFeed(cl *mochi.Client, c *clientConn, err error) {
+	staged := c.staged
+	c.staged = c.staged[:0]
+	if err != nil || len(staged) == 0 {
+		return
+	}
+	f := c.feed.Load()
+	if f == nil {
+		f = newRetainedFeed(h.broker, cl)
+		c.feed.Store(f)
+		if c.gone.Load() {
+			f.stop()
+			return
+		}
+	}
+	subs := make([]feedSub, len(staged))
+	for i, s := range staged {
+		subs[i] = s.sub
+	}
+	f.add(subs)
 }
 
 // OnPacketSent takes, once a SUBACK is sent, the read lock of the
@@ -497,14 +594,20 @@ func (h *brokerHook) OnPacketSent(cl *mochi.Client, pk packets.Packet, _ []byte)
 	}
 }
 
-// OnPacketProcessed releases the read lock OnPacketSent took.
-func (h *brokerHook) OnPacketProcessed(cl *mochi.Client, pk packets.Packet, _ error) {
+// OnPacketProcessed releases the read lock OnPacketSent took, and starts
+// the retained feed of the subscriptions.
+func (h *brokerHook) OnPacketProcessed(cl *mochi.Client, pk packets.Packet, err error) {
 	if pk.FixedHeader.Type != packets.Subscribe {
 		return
 	}
-	if c := connOf(cl.Net.Conn); c != nil && c.holdsScan.CompareAndSwap(true, false) {
+	c := connOf(cl.Net.Conn)
+	if c == nil {
+		return
+	}
+	if c.holdsScan.CompareAndSwap(true, false) {
 		h.broker.retainMu.RUnlock()
 	}
+	h.startFeed(cl, c, err)
 }
 
 // OnWill takes the write lock of the retained messages for a retained
@@ -516,8 +619,14 @@ func (h *brokerHook) OnWill(cl *mochi.Client, will mochi.Will) (mochi.Will, erro
 	return will, nil
 }
 
-// OnRetainMessage releases the write lock OnPublish or OnWill took.
-func (h *brokerHook) OnRetainMessage(cl *mochi.Client, _ packets.Packet, _ int64) {
+// OnRetainMessage notes the change in the index of retained topics and
+// releases the write lock OnPublish or OnWill took.
+func (h *brokerHook) OnRetainMessage(cl *mochi.Client, pk packets.Packet, _ int64) {
+	if len(pk.Payload) > 0 {
+		h.broker.retained.stored(pk.TopicName)
+	} else {
+		h.broker.retained.deleted(pk.TopicName)
+	}
 	if c := connOf(cl.Net.Conn); c != nil && c.holdsRetain.CompareAndSwap(true, false) {
 		h.broker.retainMu.Unlock()
 	}

@@ -377,6 +377,20 @@ type clientConn struct {
 	// publish or will) or to read them (a subscription).
 	holdsRetain atomic.Bool
 	holdsScan   atomic.Bool
+
+	// staged are the subscriptions of the SUBSCRIBE being processed whose
+	// retained messages the feed sends once it is acknowledged (the
+	// client's goroutine only); feed is the client's retainedFeed, made
+	// at its first subscription; gone is set when it disconnected.
+	staged []stagedSub
+	feed   atomic.Pointer[retainedFeed]
+	gone   atomic.Bool
+}
+
+// stagedSub is a subscription of a SUBSCRIBE, by its place in the packet.
+type stagedSub struct {
+	index int
+	sub   feedSub
 }
 
 func (c *clientConn) Read(p []byte) (int, error) {

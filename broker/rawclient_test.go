@@ -95,10 +95,17 @@ func (c *rawClient) send(pk packets.Packet) {
 
 func (c *rawClient) write(b []byte) {
 	c.t.Helper()
-	c.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.conn.Write(b); err != nil {
+	if err := c.tryWrite(b); err != nil {
 		c.t.Fatalf("write: %v", err)
 	}
+}
+
+// tryWrite writes b and returns the error: for a write the broker may cut
+// short by closing the connection.
+func (c *rawClient) tryWrite(b []byte) error {
+	c.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err := c.conn.Write(b)
+	return err
 }
 
 // read reads the next packet (within 5 s).
@@ -132,6 +139,7 @@ func (c *rawClient) read() (packets.Packet, error) {
 		err = pk.PublishDecode(body)
 	case packets.Disconnect:
 		err = pk.DisconnectDecode(body)
+	case packets.Pingresp:
 	default:
 		err = fmt.Errorf("rawClient cannot read %s", packets.PacketNames[pk.FixedHeader.Type])
 	}

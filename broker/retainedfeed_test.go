@@ -1,0 +1,343 @@
+package broker
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
+)
+
+// lateTopics is more retained topics than mochi hands a new subscription
+// on its own (it drops past 8,192 unacknowledged or queued messages).
+const lateTopics = 12000
+
+// startFeedBroker starts a broker holding n retained messages,
+// pidicon/d<i>/brightness = i, published by a client at QoS 1 as the
+// daemon publishes its state.
+func startFeedBroker(t *testing.T, n int) *Broker {
+	t.Helper()
+	b, err := Start(Options{Listen: "127.0.0.1:0", BaseTopic: "pidicon"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	pub := connectPaho(t, b, "publisher")
+	var last mqtt.Token
+	for i := range n {
+		last = pub.Publish(feedTopic(i), 1, true, strconv.Itoa(i))
+	}
+	if last != nil && (!last.WaitTimeout(10*time.Second) || last.Error() != nil) {
+		t.Fatalf("publish: %v", last.Error())
+	}
+	mqtttest.WaitUntil(t, 30*time.Second, fmt.Sprintf("%d retained messages on the broker", n), func() bool {
+		return b.retained.len() == n
+	})
+	return b
+}
+
+func feedTopic(i int) string { return fmt.Sprintf("pidicon/d%d/brightness", i) }
+
+func connectPaho(t *testing.T, b *Broker, id string) mqtt.Client {
+	t.Helper()
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID(id).SetAutoReconnect(false))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect %s: %v", id, tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(0) })
+	return c
+}
+
+// retainedSeen collects what a subscriber gets: the last payload of each
+// topic, and the messages with the retain flag. (A publisher's last
+// messages may reach a new subscriber live, without the flag: mochi
+// acknowledges a publish before it delivers it.)
+type retainedSeen struct {
+	mu       sync.Mutex
+	last     map[string]string
+	retained map[string]int // retained messages by topic
+	count    int            // every message
+}
+
+func (s *retainedSeen) handler(_ mqtt.Client, m mqtt.Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil {
+		s.last, s.retained = make(map[string]string), make(map[string]int)
+	}
+	s.last[m.Topic()] = string(m.Payload())
+	s.count++
+	if m.Retained() {
+		s.retained[m.Topic()]++
+	}
+}
+
+// topics is the number of topics that came with the retain flag.
+func (s *retainedSeen) topics() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.retained)
+}
+
+// TestBroker_LateSubscriberGetsEveryRetainedMessage: a subscriber to
+// pidicon/# that connects after 12,000 retained messages were published
+// gets every one of them, once, with its payload and the retain flag, at
+// QoS 1 and at QoS 0. mochi alone handed it 8,192 and dropped the rest.
+func TestBroker_LateSubscriberGetsEveryRetainedMessage(t *testing.T) {
+	b := startFeedBroker(t, lateTopics)
+	for _, qos := range []byte{1, 0} {
+		t.Run(fmt.Sprintf("qos%d", qos), func(t *testing.T) {
+			var seen retainedSeen
+			sub := connectPaho(t, b, fmt.Sprintf("late-%d", qos))
+			if tok := sub.Subscribe("pidicon/#", qos, seen.handler); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+				t.Fatalf("subscribe: %v", tok.Error())
+			}
+			mqtttest.WaitUntil(t, 60*time.Second, "every retained topic", func() bool { return seen.topics() == lateTopics })
+			seen.mu.Lock()
+			defer seen.mu.Unlock()
+			for i := range lateTopics {
+				if got := seen.last[feedTopic(i)]; got != strconv.Itoa(i) {
+					t.Fatalf("%s = %q, want %d", feedTopic(i), got, i)
+				}
+				if n := seen.retained[feedTopic(i)]; n != 1 {
+					t.Fatalf("%s came %d times with the retain flag, want once", feedTopic(i), n)
+				}
+			}
+		})
+	}
+}
+
+// TestBroker_LateSubscriberThatDoesNotAcknowledgeHoldsAWindow: a client
+// that subscribes at QoS 1 to 12,000 retained messages and acknowledges
+// none of them gets feedWindow, not thousands, and the broker holds no
+// more for it; each acknowledgement lets one more through. mochi put
+// 8,192 of them in flight at once.
+func TestBroker_LateSubscriberThatDoesNotAcknowledgeHoldsAWindow(t *testing.T) {
+	b := startFeedBroker(t, lateTopics)
+	c, _ := connectRaw(t, b.Addr(), 4, packets.ConnectParams{ClientIdentifier: "silent"})
+	c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1,
+		Filters: packets.Subscriptions{{Filter: "pidicon/#", Qos: 1}}})
+	c.readType(packets.Suback)
+	var ids []uint16
+	for len(ids) < feedWindow {
+		pk := c.readType(packets.Publish)
+		ids = append(ids, pk.PacketID)
+	}
+	cl, ok := b.server.Clients.Get("silent")
+	if !ok {
+		t.Fatal("client not on the broker")
+	}
+	inflight := func() int { return cl.State.Inflight.Len() }
+	if n := inflight(); n != feedWindow {
+		t.Fatalf("%d messages in flight after %d were read, want %d", n, len(ids), feedWindow)
+	}
+	for _, id := range ids[:10] {
+		c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: id})
+	}
+	for range 10 {
+		c.readType(packets.Publish)
+	}
+	if n := inflight(); n > feedWindow {
+		t.Fatalf("%d messages in flight, want at most %d", n, feedWindow)
+	}
+}
+
+// TestBroker_RetainedMessageChangedWhileFedIsNotLeftStale: a retained
+// message that changes, or is deleted, after the feed read it and before
+// it sent it reaches the subscriber live first; the feed then sends it
+// again, so that the subscriber's last message is the broker's current
+// one (without the second send, the old value would come last).
+func TestBroker_RetainedMessageChangedWhileFedIsNotLeftStale(t *testing.T) {
+	for _, tc := range []struct {
+		name, change, want string
+	}{
+		{"changed", "new", "new"},
+		{"deleted", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := startFeedBroker(t, 1)
+			topic := feedTopic(0)
+			var seen retainedSeen
+			liveSeen := make(chan struct{})
+			var once sync.Once
+			sub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("late").SetAutoReconnect(false).
+				SetDefaultPublishHandler(func(c mqtt.Client, m mqtt.Message) {
+					if !m.Retained() && string(m.Payload()) == tc.change {
+						once.Do(func() { close(liveSeen) })
+					}
+					seen.handler(c, m)
+				}))
+			if tok := sub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+				t.Fatal(tok.Error())
+			}
+			defer sub.Disconnect(0)
+			pub := connectPaho(t, b, "changer")
+			var first sync.Once
+			hook := func(string) {
+				first.Do(func() {
+					if tok := pub.Publish(topic, 1, true, tc.change); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+						t.Errorf("publish the change: %v", tok.Error())
+						return
+					}
+					select {
+					case <-liveSeen:
+					case <-time.After(10 * time.Second):
+						t.Error("the change did not reach the subscriber live")
+					}
+				})
+			}
+			b.afterFeedRead.Store(&hook)
+			if tok := sub.Subscribe("pidicon/#", 1, nil); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+				t.Fatal(tok.Error())
+			}
+			mqtttest.WaitUntil(t, 10*time.Second, "the current value last", func() bool {
+				seen.mu.Lock()
+				defer seen.mu.Unlock()
+				return seen.count >= 3 && seen.last[topic] == tc.want
+			})
+		})
+	}
+}
+
+// TestBroker_RetainHandlingAndSubscriptionIdentifier: MQTT 5 retain
+// handling is kept (0: on every subscribe; 1: only for a new
+// subscription; 2: never), and a retained message carries the
+// subscription's identifier.
+func TestBroker_RetainHandlingAndSubscriptionIdentifier(t *testing.T) {
+	b := startFeedBroker(t, 3)
+	marker := connectPaho(t, b, "marker")
+	if tok := marker.Publish("marker/x", 1, true, "m"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	c, _ := connectRaw(t, b.Addr(), 5, packets.ConnectParams{ClientIdentifier: "v5"})
+	id := uint16(0)
+	send := func(filter string, handling byte, identifier int) {
+		id++
+		c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: id,
+			Properties: packets.Properties{SubscriptionIdentifier: []int{identifier}},
+			Filters:    packets.Subscriptions{{Filter: filter, Qos: 0, RetainHandling: handling, Identifier: identifier}}})
+	}
+	// subscribe counts the retained messages of a subscription: those that
+	// come before the marker's, which a later subscription brings (a
+	// client's retained messages are sent one subscription after the
+	// other).
+	subscribe := func(handling byte, identifier int) int {
+		t.Helper()
+		send("pidicon/+/brightness", handling, identifier)
+		send("marker/#", 0, 99)
+		n := 0
+		for {
+			pk, err := c.read()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pk.FixedHeader.Type != packets.Publish {
+				continue
+			}
+			if !pk.FixedHeader.Retain {
+				continue // the publisher's last message, delivered live after its PUBACK
+			}
+			if pk.TopicName == "marker/x" {
+				return n
+			}
+			if len(pk.Properties.SubscriptionIdentifier) != 1 || pk.Properties.SubscriptionIdentifier[0] != identifier {
+				t.Fatalf("retained publish %s with identifiers %v, want %d", pk.TopicName, pk.Properties.SubscriptionIdentifier, identifier)
+			}
+			n++
+		}
+	}
+	for _, step := range []struct {
+		handling byte
+		want     int
+	}{{1, 3}, {1, 0}, {0, 3}, {2, 0}, {0, 3}} {
+		if got := subscribe(step.handling, 7); got != step.want {
+			t.Fatalf("retain handling %d: %d retained messages, want %d", step.handling, got, step.want)
+		}
+	}
+}
+
+// TestBroker_SysTopicsStillRetained: a subscription to a $SYS topic is
+// answered with its retained message (mochi's own path).
+func TestBroker_SysTopicsStillRetained(t *testing.T) {
+	b := startFeedBroker(t, 0)
+	got := make(chan string, 1)
+	sub := connectPaho(t, b, "sys")
+	sub.Subscribe("$SYS/broker/version", 0, func(_ mqtt.Client, m mqtt.Message) {
+		select {
+		case got <- string(m.Payload()):
+		default:
+		}
+	}).WaitTimeout(5 * time.Second)
+	select {
+	case v := <-got:
+		if v == "" {
+			t.Fatal("empty $SYS/broker/version")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no retained $SYS/broker/version")
+	}
+}
+
+func TestMatchFilter(t *testing.T) {
+	for _, tc := range []struct {
+		filter, topic string
+		want          bool
+	}{
+		{"#", "a/b", true},
+		{"#", "$SYS/x", false},
+		{"+/b", "$SYS/b", false},
+		{"$SYS/#", "$SYS/x", true},
+		{"a/#", "a", true},
+		{"a/#", "a/b/c", true},
+		{"a/#", "ab", false},
+		{"a/+", "a/b", true},
+		{"a/+", "a/b/c", false},
+		{"a/+", "a", false},
+		{"a/+/c", "a/b/c", true},
+		{"a/+/c", "a//c", true},
+		{"a/b", "a/b", true},
+		{"a/b", "a/b/", false},
+		{"a/b", "a/bc", false},
+		{"+", "a", true},
+		{"+", "a/b", false},
+		{"+/+", "/x", true},
+		{"pidicon/#", "pidicon/d1/state", true},
+		{"pidicon/+/state", "pidicon/d1/brightness", false},
+	} {
+		if got := matchFilter(tc.filter, tc.topic); got != tc.want {
+			t.Errorf("matchFilter(%q, %q) = %v, want %v", tc.filter, tc.topic, got, tc.want)
+		}
+	}
+}
+
+// TestRetainedIndex_CursorSeesEveryTopicThatStays: topics added and
+// deleted while a cursor walks the index do not hide one that stays.
+func TestRetainedIndex_CursorSeesEveryTopicThatStays(t *testing.T) {
+	var x retainedIndex
+	const n = 3 * feedScan
+	for i := range n {
+		x.stored(fmt.Sprintf("t/%d", i))
+	}
+	seen := make(map[string]bool)
+	var batch []retainedTopic
+	cursor, done := 0, false
+	for round := 0; !done; round++ {
+		batch, cursor, done = x.next(batch[:0], "t/#", cursor)
+		for _, tp := range batch {
+			seen[tp.name] = true
+		}
+		// Churn: delete an odd topic, add a new one (it may reuse the slot).
+		x.deleted(fmt.Sprintf("t/%d", 2*round+1))
+		x.stored(fmt.Sprintf("new/%d", round))
+	}
+	for i := 0; i < n; i += 2 {
+		if !seen[fmt.Sprintf("t/%d", i)] {
+			t.Fatalf("t/%d was never seen", i)
+		}
+	}
+}
