@@ -116,6 +116,10 @@ type Bridge struct {
 
 	// Only Run's goroutine uses these.
 	discovery []message // the encoded discovery configs (discoveryConfigs)
+	// sceneRefusals holds, per device, the refusal of its restored scene
+	// already logged: without a broker at start-up the restore runs twice
+	// on the same file, and says it once.
+	sceneRefusals map[string]string
 
 	stats     stats      // counters and readiness for Stats and Ready (stats.go)
 	view      view       // the retained topics, for View and Watch (view.go)

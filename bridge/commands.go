@@ -234,7 +234,8 @@ func (b *Bridge) reject(p topic.Parsed, t string, payload []byte, err error) {
 		log = d.Controller.Logger()
 	}
 	if ok, suppressed := b.rejectLog.Allow(time.Now()); ok {
-		log.Warn("command rejected", logkey.Topic, t, logkey.Error, err, logkey.NotLoggedSince, suppressed)
+		// The event's topic and error: cut where they would repeat a huge topic.
+		log.Warn("command rejected", logkey.Topic, ev.Topic, logkey.Error, ev.Error, logkey.NotLoggedSince, suppressed)
 	}
 	b.opts.Events.Report(ev)
 }

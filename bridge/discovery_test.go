@@ -217,23 +217,45 @@ func TestDiscovery_TwoDaemonsShareABroker(t *testing.T) {
 	if len(a) == 0 || len(a) != len(b) {
 		t.Fatalf("%d and %d configs", len(a), len(b))
 	}
-	ids := map[string]bool{}
-	for _, set := range []map[string]map[string]any{a, b} {
+	uniqueIDs := map[string]string{}           // unique_id → config topic
+	identifiers := []map[string]string{{}, {}} // per daemon: device identifier → config topic
+	for i, set := range []map[string]map[string]any{a, b} {
 		for topic, cfg := range set {
-			uid := cfg["unique_id"].(string)
-			dev := cfg["device"].(map[string]any)
-			key := uid + " " + fmt.Sprint(dev["identifiers"])
-			if ids[uid] {
-				t.Errorf("unique_id %s used twice (%s)", uid, topic)
+			uid, ok := cfg["unique_id"].(string)
+			if !ok {
+				t.Errorf("%s: unique_id %v is not a string", topic, cfg["unique_id"])
+				continue
 			}
-			ids[uid] = true
-			_ = key
+			if prev, dup := uniqueIDs[uid]; dup {
+				t.Errorf("unique_id %s used by %s and %s", uid, prev, topic)
+			}
+			uniqueIDs[uid] = topic
+			dev, ok := cfg["device"].(map[string]any)
+			if !ok {
+				t.Errorf("%s: device block %v is not an object", topic, cfg["device"])
+				continue
+			}
+			list := toStrings(dev["identifiers"])
+			if len(list) == 0 {
+				t.Errorf("%s: device identifiers %v, want a list of strings", topic, dev["identifiers"])
+			}
+			for _, id := range list {
+				if id == "" {
+					t.Errorf("%s: device identifiers %v: want non-empty strings", topic, dev["identifiers"])
+				}
+				identifiers[i][id] = topic
+			}
 		}
 	}
-	devA := a[prefix+"/light/pidicon/demo_display/config"]["device"].(map[string]any)["identifiers"]
-	devB := b[prefix+"/light/pidicon2/demo_display/config"]["device"].(map[string]any)["identifiers"]
-	if fmt.Sprint(devA) == fmt.Sprint(devB) {
-		t.Errorf("both daemons' demo devices have identifiers %v", devA)
+	// Entities of one daemon share its devices' identifiers; no identifier
+	// may appear in both daemons, or Home Assistant merges their devices.
+	for id, topic := range identifiers[0] {
+		if other, dup := identifiers[1][id]; dup {
+			t.Errorf("device identifier %s used by both daemons (%s and %s)", id, topic, other)
+		}
+	}
+	if len(identifiers[0]) < 2 || len(identifiers[1]) < 2 {
+		t.Errorf("device identifiers %v and %v: want the bridge and the display in each", identifiers[0], identifiers[1])
 	}
 }
 

@@ -52,9 +52,13 @@ func (b *Bridge) restore(broker map[string][]byte) state.RestoreResult {
 			b.opts.Events.Report(event.New(in.Now, event.LevelWarning, r.ID, b.topics.Device(r.ID, topic.State),
 				broker[r.ID], fmt.Errorf("retained state on the broker ignored: %w", r.BrokerRefused)))
 		}
-		if r.SceneRefused != nil {
+		if r.SceneRefused != nil && b.sceneRefusals[r.ID] != r.SceneRefused.Error() {
 			log.Warn("restored scene cannot run; using the startup scene",
 				logkey.StartupScene, d.Defaults.ActiveScene, logkey.Error, r.SceneRefused)
+			if b.sceneRefusals == nil {
+				b.sceneRefusals = make(map[string]string)
+			}
+			b.sceneRefusals[r.ID] = r.SceneRefused.Error()
 		}
 		b.opts.Store.Put(r.ID, r.State)
 	}

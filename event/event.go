@@ -7,15 +7,27 @@ package event
 
 import (
 	"encoding/json"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pidicon/pidicon-mqtt/state"
 )
 
 // MaxEcho is how many bytes of a refused payload an event repeats.
 const MaxEcho = 256
+
+// MaxTopic is how many bytes of a topic, or of a device id read from one,
+// an event repeats: MQTT allows topics of 64 KiB, and an unknown device's
+// would otherwise be repeated in full in the topic, the device and the
+// error of its event, and in the log.
+const MaxTopic = 256
+
+// MaxError is how many bytes of an error an event repeats.
+const MaxError = 4096
 
 // Levels of events.
 const (
@@ -40,20 +52,45 @@ type Event struct {
 }
 
 // New describes a problem with a message: the payload is echoed, cut to
-// its first MaxEcho bytes, with invalid UTF-8 replaced.
+// its first MaxEcho bytes, with invalid UTF-8 replaced. A topic or device
+// longer than MaxTopic is cut (Clip), also where the error repeats it, and
+// the error to MaxError.
 func New(now time.Time, level, device, topic string, payload []byte, err error) Event {
+	msg := err.Error()
+	for _, s := range []string{topic, device} {
+		if len(s) > MaxTopic {
+			msg = strings.ReplaceAll(msg, s, Clip(s, MaxTopic))
+			if quoted := strconv.Quote(s); quoted[1:len(quoted)-1] != s { // as %q wrote it
+				msg = strings.ReplaceAll(msg, quoted[1:len(quoted)-1], Clip(s, MaxTopic))
+			}
+		}
+	}
 	e := Event{
 		Time:   state.FormatTime(now),
 		Level:  level,
-		Device: device,
-		Topic:  topic,
-		Error:  err.Error(),
+		Device: Clip(device, MaxTopic),
+		Topic:  Clip(topic, MaxTopic),
+		Error:  Clip(msg, MaxError),
 	}
 	if len(payload) > MaxEcho {
 		payload, e.Truncated = payload[:MaxEcho], true
 	}
 	e.Payload = strings.ToValidUTF8(string(payload), "\uFFFD")
 	return e
+}
+
+// Clip returns s when it has at most max bytes, else its first max bytes
+// (cut on a character boundary) and a marker with its full length, e.g.
+// "pidicon/aaaa…[+61184 of 61440 bytes]".
+func Clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…[+%d of %d bytes]", s[:cut], len(s)-cut, len(s))
 }
 
 // AboutFile describes a problem with a file (line 0: not known).

@@ -158,6 +158,11 @@ func writeString(b *bytes.Buffer, s string) { b.Write(appendString(b.AvailableBu
 // Quarantine moves an unusable state file aside to
 // "<path>.corrupt-<UTC time>" (with a counter when that name is taken: an
 // earlier quarantined file is never replaced) and returns the new name.
+// When it fails (a read-only folder), the file stays where it was, so the
+// caller can try again later with the same now: an attempt that linked the
+// file aside but could not remove the original is then finished, not
+// repeated under another name. An error wrapping fs.ErrNotExist means
+// there is no file at path any more.
 func Quarantine(path string, now time.Time) (string, error) {
 	base := path + ".corrupt-" + strings.ReplaceAll(now.UTC().Format("20060102T150405.000Z"), ".", "")
 	for i := 0; i < 1000; i++ {
@@ -168,7 +173,10 @@ func Quarantine(path string, now time.Time) (string, error) {
 		// A hard link never replaces an existing name, unlike rename.
 		err := os.Link(path, name)
 		if errors.Is(err, fs.ErrExist) {
-			continue
+			if !sameFile(path, name) {
+				continue
+			}
+			err = nil // an earlier attempt's link: finish its work
 		}
 		if err != nil {
 			// No hard links here (some file systems): check, then rename.
@@ -181,9 +189,21 @@ func Quarantine(path string, now time.Time) (string, error) {
 			return name, atomicfile.SyncDir(filepath.Dir(path))
 		}
 		if err := os.Remove(path); err != nil {
+			// Undo the link: a retry must not leave a copy behind each time.
+			os.Remove(name)
 			return "", fmt.Errorf("move corrupt state file aside: %w", err)
 		}
 		return name, atomicfile.SyncDir(filepath.Dir(path))
 	}
 	return "", fmt.Errorf("move corrupt state file aside: too many quarantined files named %s*", base)
+}
+
+// sameFile reports whether a and b name the same file.
+func sameFile(a, b string) bool {
+	fa, err := os.Lstat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Lstat(b)
+	return err == nil && os.SameFile(fa, fb)
 }

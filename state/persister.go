@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -24,6 +25,13 @@ type PersisterOptions struct {
 	Logger *slog.Logger
 	// OnError, if set, is called after every failed write attempt.
 	OnError func(error)
+	// BeforeWrite, if set, is called before every write attempt, on Run's
+	// goroutine (and by Probe). When it fails nothing is written and the
+	// attempt counts as a failed write: logged, passed to OnError, retried
+	// with backoff. The daemon keeps an unusable state file this way until
+	// it has been moved aside: a file that could not be moved is never
+	// written over (CONTRACT §4).
+	BeforeWrite func() error
 }
 
 // Persister writes the store to the state file: debounced, never later than
@@ -50,6 +58,9 @@ type PersistStats struct {
 	Failures uint64        // failed write attempts
 	Last     time.Duration // duration of the last successful write
 	Bytes    int           // size of the last file written
+	// Err says why the file cannot be written now: the error of the last
+	// write attempt or Probe, if it failed; nil once a write succeeds.
+	Err error
 }
 
 // retry bounds how soon a failed write is tried again.
@@ -118,6 +129,7 @@ func (p *Persister) Run(ctx context.Context) error {
 		start := time.Now()
 		n, err := p.write(snap)
 		p.mu.Lock()
+		p.stats.Err = err
 		if err != nil {
 			p.stats.Failures++
 		} else {
@@ -201,7 +213,49 @@ func retryDelay(failures int) time.Duration {
 	return min(d, maxRetry)
 }
 
+// Probe checks now, before any change has to be written, that the state
+// file can be written: BeforeWrite passes and the file's folder takes a
+// new file (a temporary file is created there and removed). Its error, if
+// any, is kept in Stats().Err until a write succeeds; nothing is logged or
+// reported. Call it before Run, at start-up, so that a folder the daemon
+// cannot write is known at once rather than at the first change.
+func (p *Persister) Probe() error {
+	err := p.probe()
+	if err != nil {
+		p.mu.Lock()
+		p.stats.Err = err
+		p.mu.Unlock()
+	}
+	return err
+}
+
+func (p *Persister) probe() error {
+	if p.opts.BeforeWrite != nil {
+		if err := p.opts.BeforeWrite(); err != nil {
+			return err
+		}
+	}
+	f, err := p.fs.CreateTemp(filepath.Dir(p.opts.Path), atomicfile.TempPrefix(p.opts.Path)+"*")
+	if err != nil {
+		return fmt.Errorf("state file's folder not writable: %w", err)
+	}
+	name := f.Name()
+	cerr := f.Close()
+	if err := p.fs.Remove(name); err != nil {
+		return fmt.Errorf("state file's folder: remove test file: %w", err)
+	}
+	if cerr != nil {
+		return fmt.Errorf("state file's folder: close test file: %w", cerr)
+	}
+	return nil
+}
+
 func (p *Persister) write(snap snapshot) (int, error) {
+	if p.opts.BeforeWrite != nil {
+		if err := p.opts.BeforeWrite(); err != nil {
+			return 0, err
+		}
+	}
 	data, err := encodeDocument(snap, time.Now())
 	if err != nil {
 		return 0, err

@@ -214,6 +214,11 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 	v.AutomaticEnv()
 	if path != "" {
 		v.SetConfigFile(path)
+		// viper picks the format by the extension; a file named otherwise
+		// (/etc/pidicon-mqtt/config, config.conf) is read as YAML.
+		if ext := strings.TrimPrefix(filepath.Ext(path), "."); !slices.Contains(viper.SupportedExts, ext) {
+			v.SetConfigType("yaml")
+		}
 		if err := v.ReadInConfig(); err != nil {
 			return Config{}, fmt.Errorf("read config %s: %w", path, err)
 		}
@@ -221,7 +226,15 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 	var cfg Config
 	decodeErr := v.UnmarshalExact(&cfg)
 	if len(cfg.Devices) == 0 && !v.IsSet("devices") {
-		cfg.Devices = defaultDevices()
+		if slices.Contains(v.AllKeys(), "devices") {
+			// "devices:" with nothing under it (every entry commented
+			// out?): refused rather than read as the demo display, or as
+			// no display, which would remove every display's entities.
+			decodeErr = errors.Join(decodeErr, errors.New("devices: the key has no value: list the displays under it, "+
+				"write \"devices: []\" for none, or remove the key for the simulated demo display"))
+		} else {
+			cfg.Devices = defaultDevices()
+		}
 	}
 	cfg.fillDefaults(getenv)
 	if decodeErr != nil {

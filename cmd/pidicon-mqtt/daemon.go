@@ -46,7 +46,7 @@ func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv fu
 	// reported before the bridge connects is lost for the log or the page.
 	events := event.NewLog(recentEvents)
 	store := state.NewStore()
-	doc, quarantined := openStateFile(cfg.State, log)
+	file := openStateFile(cfg.State, store, events, log)
 
 	url, username, password := sec.mqttURL, sec.mqttUsername, sec.mqttPassword
 	var embedded *broker.Broker
@@ -71,19 +71,9 @@ func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv fu
 	}
 	defer closeDevices()
 
-	var persister *state.Persister
+	persister := file.persister
 	flush := func(context.Context) error { return nil }
-	if cfg.State.Persist {
-		persister = state.NewPersister(store, state.PersisterOptions{
-			Path:     cfg.State.Path,
-			Debounce: cfg.State.Debounce,
-			MaxDelay: cfg.State.MaxDelay,
-			Logger:   log,
-			OnError: func(err error) {
-				events.Report(event.AboutFile(time.Now(), event.LevelError, cfg.State.Path, 0,
-					fmt.Errorf("state file not written (state is kept in memory and retried): %w", err)))
-			},
-		})
+	if persister != nil {
 		flush = persister.Flush
 	}
 	b := bridge.New(bridge.Options{
@@ -97,8 +87,8 @@ func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv fu
 		Version:         ver,
 		Logger:          log,
 		Store:           store,
-		File:            doc,
-		FileQuarantined: quarantined,
+		File:            file.doc,
+		FileQuarantined: file.quarantined,
 		Events:          events,
 		Devices:         devices,
 		Flush:           flush,
@@ -136,42 +126,108 @@ func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv fu
 // recentEvents is how many events the daemon keeps for the web page.
 const recentEvents = 50
 
-// openStateFile reads the state file at start-up. A missing file is a
-// first start; one that cannot be used is moved aside, never overwritten,
-// and the daemon starts from the broker's retained state (quarantined is
-// then true).
-func openStateFile(cfg StateConfig, log *slog.Logger) (doc *state.Document, quarantined bool) {
+// stateFile is the state file as the daemon found it at start-up.
+type stateFile struct {
+	// doc is the file's content; nil when there is none or it is unusable.
+	doc *state.Document
+	// quarantined is true when the file could not be used: the daemon
+	// starts from the broker's retained state.
+	quarantined bool
+	// persister writes the store to the file; nil with state.persist false.
+	persister *state.Persister
+}
+
+// openStateFile reads the state file at start-up and makes the Persister
+// that writes it. A missing file is a first start; one that cannot be used
+// is moved aside, never written over: while it cannot be moved (a
+// read-only folder), nothing is written and the move is tried again before
+// each write. A file that cannot be written is logged at once with how to
+// fix it, reported, and kept in the Persister's Stats (/healthz, /metrics).
+func openStateFile(cfg StateConfig, store *state.Store, events *event.Log, log *slog.Logger) stateFile {
 	if !cfg.Persist {
 		log.Warn("state persistence is off (state.persist: false): nothing is read or written")
-		return nil, false
+		return stateFile{}
 	}
 	log.Info("state file", logkey.Path, cfg.Path)
-	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
-		log.Error("cannot create the state file's folder", logkey.Path, cfg.Path, logkey.Error, err)
-	}
+	mkdirErr := os.MkdirAll(filepath.Dir(cfg.Path), 0o755)
 	if removed, err := atomicfile.RemoveTemps(cfg.Path); err != nil {
 		log.Warn("cannot remove temporary files of an interrupted write", logkey.Error, err)
 	} else if len(removed) > 0 {
 		log.Info("removed temporary files of an interrupted write", logkey.Files, removed)
 	}
+	report := func(err error) {
+		events.Report(event.AboutFile(time.Now(), event.LevelError, cfg.Path, 0,
+			fmt.Errorf("state file not written (state is kept in memory and retried): %w", err)))
+	}
+	opts := state.PersisterOptions{
+		Path:     cfg.Path,
+		Debounce: cfg.Debounce,
+		MaxDelay: cfg.MaxDelay,
+		Logger:   log,
+		OnError:  report,
+	}
+	var f stateFile
 	doc, err := state.ReadFile(cfg.Path)
 	switch {
 	case err == nil:
 		log.Info("state file read", logkey.Path, cfg.Path, logkey.Entries, len(doc.Devices), logkey.Written, state.FormatTime(doc.Timestamp))
-		return doc, false
+		f.doc = doc
 	case errors.Is(err, fs.ErrNotExist):
 		log.Info("no state file yet: first start", logkey.Path, cfg.Path)
-		return nil, false
+	default:
+		log.Error("state file cannot be used; starting from the broker's retained state", logkey.Path, cfg.Path, logkey.Error, err)
+		f.quarantined = true
+		aside := &unusableFile{path: cfg.Path, found: time.Now(), log: log}
+		opts.BeforeWrite = aside.moveAside
 	}
-	log.Error("state file cannot be used; starting from the broker's retained state", logkey.Path, cfg.Path, logkey.Error, err)
-	aside, qerr := state.Quarantine(cfg.Path, time.Now())
-	if qerr != nil {
-		log.Error("cannot move the unusable state file aside; it is left in place and will be replaced at the next write",
-			logkey.Path, cfg.Path, logkey.Error, qerr)
-		return nil, true
+	f.persister = state.NewPersister(store, opts)
+	// Probe moves an unusable file aside (BeforeWrite) and checks that the
+	// folder takes a new file.
+	if err := f.persister.Probe(); err != nil {
+		if mkdirErr != nil {
+			err = mkdirErr
+		}
+		uid, gid := os.Getuid(), os.Getgid()
+		log.Error("the state file cannot be written: changes will not survive a restart until this is fixed; /healthz answers 503 meanwhile",
+			logkey.Path, cfg.Path, logkey.Error, err,
+			logkey.Hint, fmt.Sprintf("make %s writable by the daemon's user (uid %d): chown -R %d:%d %s (in Docker, on the host folder mounted there)",
+				filepath.Dir(cfg.Path), uid, uid, gid, filepath.Dir(cfg.Path)))
+		report(err)
 	}
-	log.Warn("unusable state file moved aside", logkey.Path, cfg.Path, logkey.MovedTo, aside)
-	return nil, true
+	return f
+}
+
+// unusableFile is a state file that could not be read: it must be moved
+// aside before anything is written to its path (CONTRACT §4: never
+// overwritten in place). moveAside is the Persister's BeforeWrite.
+type unusableFile struct {
+	path  string
+	found time.Time // when it was found unusable: every attempt uses this name
+	log   *slog.Logger
+
+	mu    sync.Mutex
+	moved bool
+}
+
+// moveAside moves the file aside once; until that succeeds it fails, and
+// nothing is written.
+func (u *unusableFile) moveAside() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.moved {
+		return nil
+	}
+	aside, err := state.Quarantine(u.path, u.found)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		u.log.Info("the unusable state file is gone; a new one will be written", logkey.Path, u.path)
+	case err != nil:
+		return fmt.Errorf("the unusable state file is kept as it is, not written over, until it can be moved aside: %w", err)
+	default:
+		u.log.Warn("unusable state file moved aside", logkey.Path, u.path, logkey.MovedTo, aside)
+	}
+	u.moved = true
+	return nil
 }
 
 // openImages opens the image store: images/ beside the state file, and

@@ -35,7 +35,7 @@ func (o *observed) handler() http.Handler {
 }
 
 // healthz answers 200 "ok" when the daemon serves (connected to the broker,
-// state restored), else 503 with the reason.
+// state restored) and can write its state file, else 503 with the reason.
 func (o *observed) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -44,7 +44,22 @@ func (o *observed) healthz(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "not ready: %v\n", err)
 		return
 	}
+	if err := o.stateFileError(); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "unhealthy: the state file cannot be written, changes will not survive a restart: %v\n", err)
+		return
+	}
 	fmt.Fprintln(w, "ok")
+}
+
+// stateFileError says why the state file cannot be written now (the last
+// attempt, or the check at start-up, failed); nil when it can, or without
+// persistence.
+func (o *observed) stateFileError() error {
+	if o.persister == nil {
+		return nil
+	}
+	return o.persister.Stats().Err
 }
 
 func (o *observed) metrics(w http.ResponseWriter, _ *http.Request) {

@@ -19,7 +19,7 @@ func (o *observed) prometheus() []byte {
 	bs := o.bridge.Stats()
 	p.metric("pidicon_build_info", "gauge", "The daemon's version.",
 		sample{labels: label("version", o.version), value: 1})
-	p.metric("pidicon_ready", "gauge", "1 when connected to the MQTT broker with the state restored (as /healthz).",
+	p.metric("pidicon_ready", "gauge", "1 when connected to the MQTT broker with the state restored (/healthz also needs pidicon_state_writable 1).",
 		sample{value: boolValue(o.bridge.Ready() == nil)})
 	p.metric("pidicon_mqtt_connected", "gauge", "1 while the MQTT connection is up.",
 		sample{value: boolValue(bs.Connected)})
@@ -56,6 +56,8 @@ func (o *observed) prometheus() []byte {
 			sample{value: ps.Last.Seconds()})
 		p.metric("pidicon_state_last_write_bytes", "gauge", "Size of the last state file written.",
 			sample{value: float64(ps.Bytes)})
+		p.metric("pidicon_state_writable", "gauge", "0 while the state file cannot be written (the last attempt, or the check at start-up, failed; as /healthz), else 1.",
+			sample{value: boolValue(ps.Err == nil)})
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

@@ -2,7 +2,9 @@ package main_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -138,7 +140,7 @@ devices:
 		mqtttest.WaitUntil(t, 10*time.Second, "the state file holds every accepted command", func() bool {
 			doc, err := state.ReadFile(statePath)
 			if err != nil {
-				if !os.IsNotExist(err) {
+				if !errors.Is(err, fs.ErrNotExist) {
 					t.Fatalf("seed %d, after %s: state file: %v", seed, step, err)
 				}
 				return false
