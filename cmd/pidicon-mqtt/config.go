@@ -35,6 +35,7 @@ type Config struct {
 	Log           LogConfig           `mapstructure:"log"`
 	HTTP          HTTPConfig          `mapstructure:"http"`
 	Images        ImagesConfig        `mapstructure:"images"`
+	Scenes        ScenesConfig        `mapstructure:"scenes"`
 	Compat        CompatConfig        `mapstructure:"compat"`
 	Devices       []DeviceConfig      `mapstructure:"devices"`
 }
@@ -43,6 +44,13 @@ type Config struct {
 type ImagesConfig struct {
 	// Dir is a folder of the user's own images, listed read-only; empty:
 	// none.
+	Dir string `mapstructure:"dir"`
+}
+
+// ScenesConfig is where the user's scene files are (CONTRACT §8).
+type ScenesConfig struct {
+	// Dir is the folder of scene files (*.yaml); default scenes/ beside
+	// the state file.
 	Dir string `mapstructure:"dir"`
 }
 
@@ -123,6 +131,18 @@ type DeviceConfig struct {
 	// MaxFPS caps the frames a second sent to the display (default and at
 	// most 5).
 	MaxFPS float64 `mapstructure:"max_fps"`
+	// Schedule sets fields of the display at times of day (CONTRACT §8).
+	Schedule []ScheduleEntry `mapstructure:"schedule"`
+}
+
+// ScheduleEntry is one entry of a display's schedule.
+type ScheduleEntry struct {
+	// At is the local time, "07:00" or "07:00:30".
+	At string `mapstructure:"at"`
+	// Days are lower-case three-letter day names; none: every day.
+	Days []string `mapstructure:"days"`
+	// Set is applied as on <base>/<id>/set.
+	Set map[string]any `mapstructure:"set"`
 }
 
 // kinds are the display kinds the daemon knows (devices[].type): the one
@@ -158,6 +178,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("log.level", "info")
 	v.SetDefault("log.format", "text")
 	v.SetDefault("images.dir", "")
+	v.SetDefault("scenes.dir", "")
 	v.SetDefault("compat.pidicon.enabled", false)
 	v.SetDefault("compat.pidicon.prefix", "pixoo")
 	setSecurityDefaults(v)
@@ -186,6 +207,9 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 	decodeErr := v.UnmarshalExact(&cfg)
 	if len(cfg.Devices) == 0 && !v.IsSet("devices") {
 		cfg.Devices = defaultDevices()
+	}
+	if path != "" {
+		restoreScheduleCase(path, &cfg)
 	}
 	cfg.fillDefaults(getenv)
 	if decodeErr != nil {
@@ -223,6 +247,9 @@ func (c *Config) fillDefaults(getenv func(string) string) {
 	}
 	if c.State.Path == "" {
 		c.State.Path = defaultStatePath(getenv)
+	}
+	if c.Scenes.Dir == "" {
+		c.Scenes.Dir = filepath.Join(filepath.Dir(c.State.Path), "scenes")
 	}
 	for i := range c.Devices {
 		d := &c.Devices[i]
@@ -345,13 +372,16 @@ func (c Config) Validate() error {
 			bad("images.dir %q: not a folder", c.Images.Dir)
 		}
 	}
+	if fi, err := os.Stat(c.Scenes.Dir); err == nil && !fi.IsDir() {
+		bad("scenes.dir %q: not a folder", c.Scenes.Dir)
+	}
 	errs = append(errs, c.validateDevices()...)
 	return errors.Join(errs...)
 }
 
 func (c Config) validateDevices() []error {
 	var errs []error
-	scenes := scene.Builtin()
+	scenes := c.sceneRegistry()
 	known := kinds()
 	ids := make(map[string]int)
 	hosts := make(map[string]int)
@@ -407,6 +437,9 @@ func (c Config) validateDevices() []error {
 		}
 		if d.MaxFPS <= 0 || d.MaxFPS > device.MaxFPS {
 			bad("max_fps %v: must be more than 0 and at most %v", d.MaxFPS, device.MaxFPS)
+		}
+		if _, err := d.scheduleEntries(); err != nil {
+			bad("%v", err)
 		}
 	}
 	return errs
