@@ -113,7 +113,10 @@ func parseFile(path string, data []byte) (*File, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("file is empty")
 		}
-		return nil, &lineError{yamlLine(err), fmt.Errorf("not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))}
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		line := yamlLine(err)
+		msg = strings.TrimPrefix(msg, fmt.Sprintf("line %d: ", line))
+		return nil, &lineError{line, fmt.Errorf("not valid YAML: %s", msg)}
 	}
 	var extra yaml.Node
 	if dec.Decode(&extra) == nil {
@@ -315,7 +318,8 @@ func parseParams(n *yaml.Node) ([]scene.Param, error) {
 			probe := scene.Scene{Name: "default", Params: []scene.Param{p}}
 			v, err := probe.Check(map[string]json.RawMessage{p.Name: raw}, nil)
 			if err != nil {
-				return nil, errAt(def, "params[%d] (%s): default: %v", i, p.Name, errors.Unwrap(err))
+				why := strings.TrimPrefix(err.Error(), fmt.Sprintf("scene %q, parameter %q: ", probe.Name, p.Name))
+				return nil, errAt(def, "params[%d] (%s): default: %s", i, p.Name, why)
 			}
 			p.Default = v[p.Name]
 		} else if !p.Required && p.Type != scene.TypeImage {
@@ -421,9 +425,13 @@ func checkField(f string) error {
 	return nil
 }
 
-// Scene makes the file's scene: drawn with the values of inputs, its
-// drawing problems reported once per change to report (which may be nil).
+// Scene makes the file's scene: drawn with the values of inputs (which
+// then reads the scene's topics; nil: no values), its drawing problems
+// reported once per change to report (which may be nil).
 func (f *File) Scene(inputs *Inputs, report func(Problem)) scene.Scene {
+	if inputs != nil {
+		inputs.add(f.inputs)
+	}
 	r := &renderer{file: f, inputs: inputs, report: report, last: make(map[string]string)}
 	return scene.Scene{
 		Name:        f.name,

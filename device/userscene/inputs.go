@@ -71,6 +71,17 @@ func (in *Inputs) bind(scenes []scene.Scene) {
 	}
 }
 
+// add reads the topics and fields of inputs too.
+func (in *Inputs) add(inputs []scene.Input) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, i := range inputs {
+		if !slices.Contains(in.fields[i.Topic], i.Field) {
+			in.fields[i.Topic] = append(in.fields[i.Topic], i.Field)
+		}
+	}
+}
+
 // Record takes a message of topic and reports whether an input's value
 // changed. An empty payload clears the values (a retained message was
 // deleted); a message without the field leaves it as it was. A retained
