@@ -186,7 +186,7 @@ func TestRun_StartUp(t *testing.T) {
 				s := runFrom(t, start, loc, tc.restored,
 					entry(t, "demo", "08:30", nil, `{"brightness":5}`),
 					entry(t, "demo", "07:00", nil, `{"displayOn":true}`),
-					entry(t, "demo", "11:00", nil, `{"brightness":50}`), // not due yet
+					entry(t, "demo", "11:00", nil, `{"brightness":50}`),             // not due yet
 					entry(t, "demo", "07:00", []string{"sat"}, `{"brightness":99}`), // last due on Saturday
 				)
 				var got []string
