@@ -67,6 +67,7 @@ type entry struct {
 	sc       scene.Scene // good's scene
 	conflict string      // the name conflict last reported
 	readErr  string      // the read error last reported
+	settling bool        // a version written just now failed: read it once more
 }
 
 // New returns a library for opts; call Scan, then Run.
@@ -156,6 +157,10 @@ func (l *Library) load(name string) {
 		e = &entry{}
 		l.files[name] = e
 	}
+	var modified time.Time
+	if fi, err := os.Stat(path); err == nil {
+		modified = fi.ModTime()
+	}
 	data, err := readFile(path)
 	if err != nil {
 		if msg := err.Error(); msg != e.readErr {
@@ -172,6 +177,13 @@ func (l *Library) load(name string) {
 	}
 	e.sum, e.read = sum, true
 	f, err := Parse(path, data, l.opts.Builtin)
+	if err != nil && time.Since(modified) < l.opts.Poll && !e.settling {
+		// Written just now: perhaps half written. Read it again at the
+		// next scan before saying it is wrong.
+		e.read, e.settling = false, true
+		return
+	}
+	e.settling = false
 	if err != nil {
 		var fe *Error
 		line := 0

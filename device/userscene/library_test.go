@@ -22,10 +22,12 @@ type library struct {
 	p       *problems
 }
 
-func newLibrary(t *testing.T) *library {
+// newLibrary makes a library that scans every poll (when it runs); files
+// written less than a poll ago that fail are read once more.
+func newLibrary(t *testing.T, poll time.Duration) *library {
 	t.Helper()
 	l := &library{t: t, dir: t.TempDir(), catalog: scene.NewCatalog(scene.Builtin()), p: new(problems)}
-	l.lib = userscene.New(userscene.Options{Dir: l.dir, Builtin: scene.Builtin(), Catalog: l.catalog, Report: l.p.report, Poll: 10 * time.Millisecond})
+	l.lib = userscene.New(userscene.Options{Dir: l.dir, Builtin: scene.Builtin(), Catalog: l.catalog, Report: l.p.report, Poll: poll})
 	return l
 }
 
@@ -61,7 +63,7 @@ func dash(description string) string {
 // broken (reported with file and line, the previous version kept and
 // reported once), removed (reported), back.
 func TestLibrary_Reload(t *testing.T) {
-	l := newLibrary(t)
+	l := newLibrary(t, time.Hour)
 	l.lib.Scan()
 	if got := len(l.catalog.Registry().Names()); got != len(scene.Builtin().Names()) {
 		t.Fatalf("an empty folder gives %d scenes", got)
@@ -85,6 +87,10 @@ func TestLibrary_Reload(t *testing.T) {
 
 	changed = l.catalog.Changed()
 	l.write("dash.yaml", "name: dash\ndescription: three\nlayers:\n  - type: fill\n    color: nope\n")
+	l.lib.Scan()
+	if got := l.p.take(); len(got) != 0 {
+		t.Errorf("a file that fails just after it was written (perhaps half written) is reported at once: %+v", got)
+	}
 	l.lib.Scan()
 	l.lib.Scan()
 	if l.description("dash") != "two" || isClosed(changed) {
@@ -114,11 +120,12 @@ func TestLibrary_Reload(t *testing.T) {
 }
 
 func TestLibrary_Names(t *testing.T) {
-	l := newLibrary(t)
+	l := newLibrary(t, time.Hour)
 	l.write("a.yaml", dash("from a"))
 	l.write("b.yaml", dash("from b"))
 	l.write("c.yaml", "name: clock\nlayers: [{type: fill}]\n")
 	l.lib.Scan()
+	l.lib.Scan() // a file that fails just after it was written is read once more
 	if l.description("dash") != "from a" {
 		t.Errorf("dash is %q, want the first file's", l.description("dash"))
 	}
@@ -145,7 +152,7 @@ func TestLibrary_Names(t *testing.T) {
 
 // TestLibrary_Run: Run notices a new file within its poll period.
 func TestLibrary_Run(t *testing.T) {
-	l := newLibrary(t)
+	l := newLibrary(t, 10*time.Millisecond)
 	l.lib.Scan()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
