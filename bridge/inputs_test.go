@@ -213,3 +213,31 @@ func TestBridge_SceneListChanges(t *testing.T) {
 		t.Errorf("%d events about the scene that went away, want 1", n)
 	}
 }
+
+// TestBridge_SceneInputsAfterBrokerRestart: a broker that restarts
+// without persistence forgets our subscriptions; the daemon subscribes to
+// the inputs again, and new values are drawn.
+func TestBridge_SceneInputsAfterBrokerRestart(t *testing.T) {
+	mosq := mqtttest.StartMosquitto(t, mqtttest.Options{})
+	url := mosq.URL()
+	inputs := userscene.NewInputs()
+	catalog, _, _ := userCatalog(t, inputs)
+	tune, pixoo := withScenes(t, catalog, inputs)
+	startDaemon(t, url, []string{"demo"}, nil, tune)
+	c := mqtttest.Connect(t, url)
+	c.Publish(topic("demo", "activeScene/set"), "meters", false)
+	red, green := color.RGBA{R: 255, A: 255}, color.RGBA{G: 255, A: 255}
+	mqtttest.WaitUntil(t, 10*time.Second, "a value drawn", func() bool {
+		c.Publish("home/a", "1500", false) // until the subscription is there
+		return pixelIs(*pixoo, 0, 0, red)()
+	})
+
+	mosq.Stop()
+	mosq.StartAgain()
+	waitOnline(t, url, base, []string{"demo"})
+	c2 := mqtttest.Connect(t, url)
+	mqtttest.WaitUntil(t, 15*time.Second, "a value published after the restart is drawn", func() bool {
+		c2.Publish("home/a", "10", false)
+		return pixelIs(*pixoo, 0, 0, green)()
+	})
+}

@@ -240,8 +240,12 @@ func openScenes(cfg Config, events *event.Log, log *slog.Logger) (*scene.Catalog
 	builtin := scene.Builtin()
 	catalog := scene.NewCatalog(builtin)
 	inputs := userscene.NewInputs()
-	if err := os.MkdirAll(cfg.Scenes.Dir, 0o755); err != nil {
-		log.Warn("cannot create the scenes folder", logkey.Path, cfg.Scenes.Dir, logkey.Error, err)
+	if cfg.State.Persist {
+		// Where users look for it; without persistence (tests) nothing is
+		// created, and a folder that is there is still read.
+		if err := os.MkdirAll(cfg.Scenes.Dir, 0o755); err != nil {
+			log.Warn("cannot create the scenes folder", logkey.Path, cfg.Scenes.Dir, logkey.Error, err)
+		}
 	}
 	library := userscene.New(userscene.Options{
 		Dir:     cfg.Scenes.Dir,

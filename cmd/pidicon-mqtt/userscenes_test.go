@@ -167,6 +167,10 @@ devices:
 	if m, _ := c.Last("pidicon/demo/activeScene"); m.Text() != "gauge" {
 		t.Errorf("activeScene = %q, want gauge", m.Text())
 	}
+	// The original pidicon's shape: the scene and its parameters at once.
+	c.Publish("pidicon/demo/activeScene/set", `{"scene":"gauge","limit":50}`, false)
+	frameAt(0, red, "100 over the limit 50 set with the scene")
+	waitState(t, c, "demo", func(s state.State) bool { return s.SceneParams == `{"limit":50}` })
 }
 
 func rgb(r, g, b uint8) color.RGBA { return color.RGBA{R: r, G: g, B: b, A: 255} }
