@@ -140,10 +140,8 @@ func (b *Bridge) inputMessage(m mqtt.Message) bool {
 // for the broker.
 func (b *Bridge) runInputs(ctx context.Context) {
 	held := make(map[string]bool) // topics the broker may hold for us
-	retry := time.NewTimer(0)
-	if !retry.Stop() {
-		<-retry.C
-	}
+	retry := time.NewTimer(time.Hour)
+	retry.Stop() // armed only after a failure
 	for {
 		select {
 		case <-ctx.Done():

@@ -311,6 +311,9 @@ func parseParams(n *yaml.Node) ([]scene.Param, error) {
 		}
 		seen[p.Name] = true
 		if def != nil {
+			if d := resolve(def); d.Kind != yaml.ScalarNode && !(d.Kind == yaml.SequenceNode && len(d.Content) <= 4) {
+				return nil, errAt(def, "params[%d] (%s): default: want a single value (or [r, g, b] for a colour)", i, p.Name)
+			}
 			raw, err := toJSON(def)
 			if err != nil {
 				return nil, err
