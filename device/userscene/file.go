@@ -42,6 +42,7 @@ type Error struct {
 	Err  error
 }
 
+// Error is "path:line: what", or "path: what" without a line.
 func (e *Error) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("%s:%d: %v", e.Path, e.Line, e.Err)
@@ -49,6 +50,7 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %v", e.Path, e.Err)
 }
 
+// Unwrap returns what is wrong.
 func (e *Error) Unwrap() error { return e.Err }
 
 // fileError wraps err (a lineError or not) as an *Error of path.

@@ -22,12 +22,14 @@ func LayerTypes() []string {
 
 // Colours layers take when the file gives none.
 var (
-	black     = color.RGBA{A: 255}
-	white     = color.RGBA{R: 255, G: 255, B: 255, A: 255}
-	barGreen  = color.RGBA{R: 0, G: 200, B: 150, A: 255}
-	lineBlue  = color.RGBA{R: 90, G: 170, B: 255, A: 255}
-	fixedRGBA = func(c color.RGBA) *colorValue { return &colorValue{fixed: true, c: c} }
+	black    = color.RGBA{A: 255}
+	white    = color.RGBA{R: 255, G: 255, B: 255, A: 255}
+	barGreen = color.RGBA{R: 0, G: 200, B: 150, A: 255}
+	lineBlue = color.RGBA{R: 90, G: 170, B: 255, A: 255}
 )
+
+// fixedRGBA is a colour value that is always c.
+func fixedRGBA(c color.RGBA) *colorValue { return &colorValue{fixed: true, c: c} }
 
 // textGap is the blank space between the end of a scrolling text and its
 // next start, in pixels.

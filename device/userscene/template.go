@@ -37,7 +37,7 @@ func (missing) String() string { return "-" }
 // Missing is what an input without a value renders as.
 const Missing = "-"
 
-// template is one text of a scene file that may hold template actions: a
+// tmpl is one text of a scene file that may hold template actions: a
 // text, a colour, a number, a condition.
 type tmpl struct {
 	line  int    // the file line its first line is on
@@ -263,6 +263,7 @@ type cappedWriter struct {
 	max int
 }
 
+// Write keeps p, or refuses it all if it would pass max.
 func (w *cappedWriter) Write(p []byte) (int, error) {
 	if w.b.Len()+len(p) > w.max {
 		return 0, errTooLong

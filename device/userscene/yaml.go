@@ -22,7 +22,10 @@ type lineError struct {
 	err  error
 }
 
+// Error is what is wrong, without the line.
 func (e *lineError) Error() string { return e.err.Error() }
+
+// Unwrap returns what is wrong.
 func (e *lineError) Unwrap() error { return e.err }
 
 func errAt(n *yaml.Node, format string, args ...any) error {
