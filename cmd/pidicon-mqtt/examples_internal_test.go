@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pidicon/pidicon-mqtt/device/scene"
+	"github.com/pidicon/pidicon-mqtt/device/userscene"
 )
 
 var update = flag.Bool("update", false, "rewrite the example scenes' pictures from the README's render commands")
@@ -139,4 +142,28 @@ func pngDiff(t *testing.T, a, b []byte) string {
 func far(a, b uint32) bool {
 	d := int(a>>8) - int(b>>8)
 	return d > 1 || d < -1
+}
+
+// TestExamples_ReadmeSceneFiles checks the scene files the README shows
+// (YAML blocks that start with "# scenes/"): the daemon takes them.
+func TestExamples_ReadmeSceneFiles(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, block := range strings.Split(string(data), "```yaml\n")[1:] {
+		text, _, _ := strings.Cut(block, "```")
+		name, ok := strings.CutPrefix(strings.SplitN(text, "\n", 2)[0], "# scenes/")
+		if !ok {
+			continue
+		}
+		n++
+		if _, err := userscene.Parse(name, []byte(text), scene.Builtin()); err != nil {
+			t.Errorf("README's %s: %v", name, err)
+		}
+	}
+	if n == 0 {
+		t.Error("no scene file in README.md")
+	}
 }
