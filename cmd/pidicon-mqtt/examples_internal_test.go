@@ -16,7 +16,7 @@ import (
 	"github.com/pidicon/pidicon-mqtt/device/userscene"
 )
 
-var update = flag.Bool("update", false, "rewrite the example scenes' pictures from the README's render commands")
+var updateExamples = flag.Bool("update-examples", false, "rewrite the example scenes' pictures from the README's render commands")
 
 // readmeRenders returns the render commands of the README's shell
 // blocks that draw an example scene file, as arguments.
@@ -53,7 +53,7 @@ func readmeRenders(t *testing.T) [][]string {
 
 // TestExamples_Pictures draws every example scene with the README's
 // command and compares it with the picture the README shows: the examples
-// are golden tests (go test -run Examples -update rewrites the pictures).
+// are golden tests (go test -run Examples -update-examples rewrites the pictures).
 func TestExamples_Pictures(t *testing.T) {
 	examples, _ := filepath.Glob("../../examples/scenes/*.yaml")
 	drawn := make(map[string]bool)
@@ -89,7 +89,7 @@ func TestExamples_Pictures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if *update {
+			if *updateExamples {
 				if err := os.WriteFile(golden, got, 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -97,10 +97,10 @@ func TestExamples_Pictures(t *testing.T) {
 			}
 			want, err := os.ReadFile(golden)
 			if err != nil {
-				t.Fatalf("%v (go test -run Examples -update makes it)", err)
+				t.Fatalf("%v (go test -run Examples -update-examples makes it)", err)
 			}
 			if diff := pngDiff(t, got, want); diff != "" {
-				t.Errorf("%s differs from the picture the README shows: %s (go test -run Examples -update)", golden, diff)
+				t.Errorf("%s differs from the picture the README shows: %s (go test -run Examples -update-examples)", golden, diff)
 			}
 		})
 	}

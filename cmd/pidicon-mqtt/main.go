@@ -118,7 +118,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			fmt.Fprintln(stderr, "render needs --scene or --file")
 			return errUsage
 		}
-		return renderScene(ro, stdout, stderr)
+		ro.warnings = stderr
+		return renderScene(ro, stdout)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

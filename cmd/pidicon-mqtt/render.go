@@ -35,6 +35,9 @@ type renderOptions struct {
 	grid    bool          // dark lines between the display's pixels
 	out     string        // the PNG file, "-" standard output
 	devName string        // the device name the startup scene shows
+	// warnings receives the problems of drawing a scene file's layers
+	// (nil: none are written).
+	warnings io.Writer
 }
 
 // inputFlags are the repeated --input name=value flags.
@@ -53,8 +56,8 @@ func (f *inputFlags) Set(v string) error {
 // renderScene draws one frame of a scene, as a display of the given size
 // would show it, to a PNG scaled up: what scene authors and the README use
 // instead of hardware. It checks the parameters with the daemon's own
-// rules; problems drawing a scene file's layers are written to stderr.
-func renderScene(o renderOptions, stdout, stderr io.Writer) error {
+// rules; problems drawing a scene file's layers go to o.warnings.
+func renderScene(o renderOptions, stdout io.Writer) error {
 	size, err := parseSize(o.size)
 	if err != nil {
 		return err
@@ -77,7 +80,7 @@ func renderScene(o renderOptions, stdout, stderr io.Writer) error {
 	}
 	var sc scene.Scene
 	if o.file != "" {
-		if sc, err = fileScene(o, stderr); err != nil {
+		if sc, err = fileScene(o); err != nil {
 			return err
 		}
 		if !sc.Supports(size) {
@@ -139,7 +142,7 @@ func renderScene(o renderOptions, stdout, stderr io.Writer) error {
 // fileScene reads the scene file of --file with the values of --input: a
 // number when the value is one; an input given several times has those
 // values in order, the last one its value now (a sparkline's history).
-func fileScene(o renderOptions, stderr io.Writer) (scene.Scene, error) {
+func fileScene(o renderOptions) (scene.Scene, error) {
 	data, err := os.ReadFile(o.file)
 	if err != nil {
 		return scene.Scene{}, err
@@ -163,7 +166,9 @@ func fileScene(o renderOptions, stderr io.Writer) (scene.Scene, error) {
 		inputs.Set(in.Topic, in.Field, value)
 	}
 	return f.Scene(inputs, func(p userscene.Problem) {
-		fmt.Fprintf(stderr, "warning: %s\n", &userscene.Error{Path: p.File, Line: p.Line, Err: p.Err})
+		if o.warnings != nil {
+			fmt.Fprintf(o.warnings, "warning: %s\n", &userscene.Error{Path: p.File, Line: p.Line, Err: p.Err})
+		}
 	}), nil
 }
 
