@@ -14,6 +14,7 @@ import (
 
 	"github.com/pidicon/pidicon-mqtt/device"
 	"github.com/pidicon/pidicon-mqtt/device/picture"
+	"github.com/pidicon/pidicon-mqtt/device/scene"
 	"github.com/pidicon/pidicon-mqtt/event"
 	"github.com/pidicon/pidicon-mqtt/internal/logkey"
 	"github.com/pidicon/pidicon-mqtt/internal/lograte"
@@ -68,6 +69,15 @@ type Options struct {
 	Images *picture.Store
 	// Compat takes the original pidicon daemon's commands.
 	Compat Compat
+	// Catalog, if set, is the devices' set of scenes, which changes while
+	// the daemon runs (scene files): at each change the bridge has the
+	// displays look their scene up again and republishes bridge/info and
+	// the discovery configs (the scene select's options).
+	Catalog *scene.Catalog
+	// Inputs, if set, takes the messages of the topics the scenes on the
+	// displays read (CONTRACT §8); the bridge subscribes to those topics
+	// while some display shows a scene that reads them.
+	Inputs InputRecorder
 }
 
 // Device is one configured display.
@@ -115,11 +125,16 @@ type Bridge struct {
 	clears map[string]time.Time // set topics we cleared, until when their empty echo is ours
 
 	// Only Run's goroutine uses these.
-	discovery []message // the encoded discovery configs (discoveryConfigs)
+	discovery   []message       // the encoded discovery configs (discoveryConfigs)
+	missing     map[string]bool // displays whose scene is gone, reported
+	warnedInput map[string]bool // input topics refused, logged
 	// sceneRefusals holds, per device, the refusal of its restored scene
 	// already logged: without a broker at start-up the restore runs twice
 	// on the same file, and says it once.
 	sceneRefusals map[string]string
+
+	in       inputs        // the scenes' input topics (inputs.go)
+	restored chan struct{} // closed once the state is restored
 
 	stats     stats      // counters and readiness for Stats and Ready (stats.go)
 	view      view       // the retained topics, for View and Watch (view.go)
@@ -178,6 +193,10 @@ func New(opts Options) *Bridge {
 		last:         make(map[string][]byte),
 		lively:       make(map[string]bool),
 		clears:       make(map[string]time.Time),
+		missing:      make(map[string]bool),
+		warnedInput:  make(map[string]bool),
+		in:           inputs{wake: make(chan struct{}, 1)},
+		restored:     make(chan struct{}),
 	}
 	for i := range opts.Devices {
 		d := &opts.Devices[i]
@@ -220,6 +239,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 		stopWatching()
 		watching.Wait()
 	}()
+	if b.opts.Inputs != nil {
+		ctrls.Go(func() { b.runInputs(ctrlCtx) })
+	}
 	pub := &publisher{
 		client:    b.client,
 		box:       b.box,
@@ -251,6 +273,10 @@ func (b *Bridge) Run(ctx context.Context) error {
 	restored := false
 	var inbox chan command      // nil (blocked) until state is restored
 	var republish chan struct{} // likewise
+	var scenesChanged <-chan struct{}
+	if b.opts.Catalog != nil {
+		scenesChanged = b.opts.Catalog.Changed()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -265,6 +291,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 					b.log.Warn("MQTT broker not reachable yet; driving the displays from the state file and still trying", logkey.URL, b.opts.URL)
 					b.restore(nil)
 					b.driveAll()
+					b.updateInputs()
 				} else {
 					b.log.Warn("MQTT broker not reachable; still trying", logkey.URL, b.opts.URL)
 				}
@@ -278,14 +305,20 @@ func (b *Bridge) Run(ctx context.Context) error {
 				b.driveAll() // CONTRACT §4: drive the hardware, then publish
 				restored, inbox, republish = true, b.inbox, b.republishReq
 				b.stats.restored.Store(true)
+				b.updateInputs()
+				close(b.restored)
 			}
 			b.subscribeCommands(ctx)
+			b.in.resubscribe()
 			b.republishAll()
 		case c := <-inbox:
 			b.apply(c)
 		case <-republish:
 			b.log.Info("republishing everything (requested, or Home Assistant started)")
 			b.republishAll()
+		case <-scenesChanged:
+			scenesChanged = b.opts.Catalog.Changed()
+			b.scenesChanged(restored)
 		}
 	}
 }

@@ -44,6 +44,9 @@ func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
 		b.recordFound(m)
 		return
 	}
+	if b.inputMessage(m) {
+		return
+	}
 	if t == b.opts.HomeAssistant.StatusTopic {
 		// Home Assistant (re)started; a retained "online" is old news: we
 		// republish on every connection anyway.
@@ -300,6 +303,10 @@ func (b *Bridge) apply(c command) {
 		d.Controller.Logger().Info("set", logkey.Fields, strings.Join(fields, ","), logkey.Changed, changed)
 		if changed || patch.ActiveScene != nil {
 			d.Controller.Desire(st, patch.ActiveScene != nil)
+		}
+		if patch.ActiveScene != nil {
+			delete(b.missing, c.device)
+			b.updateInputs()
 		}
 		b.publishDevice(c.device, fields, false)
 		c.done(nil)

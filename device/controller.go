@@ -146,6 +146,7 @@ type Controller struct {
 	reload       bool          // the scenes changed: look the active one up again
 	reboots      []func(error) // reboots asked for (Reboot): each asker's done
 	stopped      bool          // Run returned: no more reboots
+	redraw       bool          // the scene's inputs changed: draw it again
 	wake         chan struct{} // capacity 1: "the mailbox changed"
 }
 
@@ -365,6 +366,25 @@ func (c *Controller) takeReload() bool {
 	defer c.mu.Unlock()
 	r := c.reload
 	c.reload = false
+	return r
+}
+
+// Redraw draws the playing scene again at its next frame (the frame limit
+// applies): the MQTT inputs it shows changed. A paused or stopped scene
+// stays as it is. Redraw never blocks.
+func (c *Controller) Redraw() {
+	c.mu.Lock()
+	c.redraw = true
+	c.mu.Unlock()
+	c.poke()
+}
+
+// takeRedraw reports whether Redraw was called since the last call.
+func (c *Controller) takeRedraw() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.redraw
+	c.redraw = false
 	return r
 }
 

@@ -135,6 +135,9 @@ func (r *run) takeMailbox() {
 			r.frameNow()
 		}
 	}
+	if r.Controller.takeRedraw() && r.has && r.note == nil && r.desired.PlayState == state.Playing {
+		r.frameNow()
+	}
 }
 
 // takeDesired starts, pauses or stops the render loop to match the

@@ -38,6 +38,7 @@ type Config struct {
 	Log           LogConfig           `mapstructure:"log"`
 	HTTP          HTTPConfig          `mapstructure:"http"`
 	Images        ImagesConfig        `mapstructure:"images"`
+	Scenes        ScenesConfig        `mapstructure:"scenes"`
 	Compat        CompatConfig        `mapstructure:"compat"`
 	Devices       []DeviceConfig      `mapstructure:"devices"`
 }
@@ -46,6 +47,13 @@ type Config struct {
 type ImagesConfig struct {
 	// Dir is a folder of the user's own images, listed read-only; empty:
 	// none.
+	Dir string `mapstructure:"dir"`
+}
+
+// ScenesConfig is where the user's scene files are (CONTRACT §8).
+type ScenesConfig struct {
+	// Dir is the folder of scene files (*.yaml); default scenes/ beside
+	// the state file.
 	Dir string `mapstructure:"dir"`
 }
 
@@ -133,6 +141,18 @@ type DeviceConfig struct {
 	// Watchdog publishes messages when the display has not answered for a
 	// while, such as switching its smart plug off and on.
 	Watchdog WatchdogConfig `mapstructure:"watchdog"`
+	// Schedule sets fields of the display at times of day (CONTRACT §8).
+	Schedule []ScheduleEntry `mapstructure:"schedule"`
+}
+
+// ScheduleEntry is one entry of a display's schedule.
+type ScheduleEntry struct {
+	// At is the local time, "07:00" or "07:00:30".
+	At string `mapstructure:"at"`
+	// Days are lower-case three-letter day names; none: every day.
+	Days []string `mapstructure:"days"`
+	// Set is applied as on <base>/<id>/set.
+	Set map[string]any `mapstructure:"set"`
 }
 
 // WatchdogConfig is devices[].watchdog: after the display has not answered
@@ -194,6 +214,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("log.level", "info")
 	v.SetDefault("log.format", "text")
 	v.SetDefault("images.dir", "")
+	v.SetDefault("scenes.dir", "")
 	v.SetDefault("compat.pidicon.enabled", false)
 	v.SetDefault("compat.pidicon.prefix", "pixoo")
 	setSecurityDefaults(v)
@@ -236,6 +257,9 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 			cfg.Devices = defaultDevices()
 		}
 	}
+	if path != "" {
+		restoreScheduleCase(path, &cfg)
+	}
 	cfg.fillDefaults(getenv)
 	if decodeErr != nil {
 		// cfg holds what could be read: check-config lists its other
@@ -272,6 +296,9 @@ func (c *Config) fillDefaults(getenv func(string) string) {
 	}
 	if c.State.Path == "" {
 		c.State.Path = defaultStatePath(getenv)
+	}
+	if c.Scenes.Dir == "" {
+		c.Scenes.Dir = filepath.Join(filepath.Dir(c.State.Path), "scenes")
 	}
 	for i := range c.Devices {
 		d := &c.Devices[i]
@@ -403,13 +430,16 @@ func (c Config) Validate() error {
 			bad("images.dir %q: not a folder", c.Images.Dir)
 		}
 	}
+	if fi, err := os.Stat(c.Scenes.Dir); err == nil && !fi.IsDir() {
+		bad("scenes.dir %q: not a folder", c.Scenes.Dir)
+	}
 	errs = append(errs, c.validateDevices()...)
 	return errors.Join(errs...)
 }
 
 func (c Config) validateDevices() []error {
 	var errs []error
-	scenes := scene.Builtin()
+	scenes := c.sceneRegistry()
 	known := kinds()
 	ids := make(map[string]int)
 	hosts := make(map[string]int)
@@ -475,6 +505,9 @@ func (c Config) validateDevices() []error {
 		}
 		for _, p := range c.watchdogProblems(d.Watchdog) {
 			bad("%s", p)
+		}
+		if _, err := d.scheduleEntries(); err != nil {
+			bad("%v", err)
 		}
 	}
 	return errs

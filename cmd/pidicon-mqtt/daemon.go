@@ -19,9 +19,12 @@ import (
 	"github.com/pidicon/pidicon-mqtt/device"
 	"github.com/pidicon/pidicon-mqtt/device/picture"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
+	"github.com/pidicon/pidicon-mqtt/device/userscene"
 	"github.com/pidicon/pidicon-mqtt/event"
 	"github.com/pidicon/pidicon-mqtt/internal/atomicfile"
+	"github.com/pidicon/pidicon-mqtt/schedule"
 	"github.com/pidicon/pidicon-mqtt/state"
+	"github.com/pidicon/pidicon-mqtt/topic"
 )
 
 // runDaemon runs the daemon until ctx is done (a signal).
@@ -65,7 +68,8 @@ func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv fu
 		return err
 	}
 	defer closeImages()
-	devices, closeDevices, err := buildDevices(cfg, handler, ver, images, log)
+	catalog, inputs, library := openScenes(cfg, events, log)
+	devices, closeDevices, err := buildDevices(cfg, handler, ver, images, catalog, log)
 	if err != nil {
 		return err
 	}
@@ -97,8 +101,10 @@ func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv fu
 			DiscoveryPrefix: cfg.HomeAssistant.DiscoveryPrefix,
 			StatusTopic:     cfg.HomeAssistant.StatusTopic,
 		},
-		Images: images,
-		Compat: bridge.Compat{Pidicon: cfg.Compat.Pidicon.Enabled, Prefix: cfg.Compat.Pidicon.Prefix},
+		Images:  images,
+		Compat:  bridge.Compat{Pidicon: cfg.Compat.Pidicon.Enabled, Prefix: cfg.Compat.Pidicon.Prefix},
+		Catalog: catalog,
+		Inputs:  inputs,
 	})
 	stopHTTP, err := serveHTTP(cfg.HTTP.Listen, &observed{bridge: b, broker: embedded, persister: persister, version: ver}, log)
 	if err != nil {
@@ -112,6 +118,26 @@ func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv fu
 	if persister != nil {
 		wg.Go(func() { persistErr = persister.Run(pctx) })
 	}
+	wg.Go(func() { library.Run(pctx) })
+	var entries []schedule.Entry
+	for _, dc := range cfg.Devices {
+		e, _ := dc.scheduleEntries() // checked by Validate
+		entries = append(entries, e...)
+	}
+	wg.Go(func() {
+		schedule.Run(pctx, schedule.Options{
+			Entries: entries,
+			Submit: func(ctx context.Context, id string, set []byte) error {
+				return b.Submit(ctx, topic.Layout{Base: cfg.MQTT.BaseTopic}.Device(id, topic.Set), set)
+			},
+			Restored: b.Restored(),
+			Changed: func(id string) time.Time {
+				st, _ := store.Get(id)
+				return st.Timestamp
+			},
+			Logger: log.With(logkey.Component, "schedule"),
+		})
+	})
 	runErr := b.Run(ctx)
 	stopPersister()
 	wg.Wait()
@@ -263,9 +289,37 @@ func openImages(cfg Config, log *slog.Logger) (*picture.Store, func(), error) {
 	return store, done, nil
 }
 
+// openScenes reads the scene files into a catalog with the built-in
+// scenes; the library keeps it up to date once it runs. Problems with a
+// file are events about it.
+func openScenes(cfg Config, events *event.Log, log *slog.Logger) (*scene.Catalog, *userscene.Inputs, *userscene.Library) {
+	builtin := scene.Builtin()
+	catalog := scene.NewCatalog(builtin)
+	inputs := userscene.NewInputs()
+	if cfg.State.Persist {
+		// Where users look for it; without persistence (tests) nothing is
+		// created, and a folder that is there is still read.
+		if err := os.MkdirAll(cfg.Scenes.Dir, 0o755); err != nil {
+			log.Warn("cannot create the scenes folder", logkey.Path, cfg.Scenes.Dir, logkey.Error, err)
+		}
+	}
+	library := userscene.New(userscene.Options{
+		Dir:     cfg.Scenes.Dir,
+		Builtin: builtin,
+		Catalog: catalog,
+		Inputs:  inputs,
+		Report: func(p userscene.Problem) {
+			events.Report(event.AboutFile(time.Now(), p.Level, p.File, p.Line, p.Err))
+		},
+		Logger: log.With(logkey.Component, "scenes"),
+	})
+	library.Scan()
+	return catalog, inputs, library
+}
+
 // buildDevices creates each configured device's driver and controller. The
 // returned func closes what they hold (simulators).
-func buildDevices(cfg Config, handler slog.Handler, ver string, images *picture.Store, log *slog.Logger) ([]bridge.Device, func(), error) {
+func buildDevices(cfg Config, handler slog.Handler, ver string, images *picture.Store, scenes *scene.Catalog, log *slog.Logger) ([]bridge.Device, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -273,7 +327,6 @@ func buildDevices(cfg Config, handler slog.Handler, ver string, images *picture.
 		}
 	}
 	known := kinds()
-	scenes := scene.Builtin()
 	previews := device.NewPreviews()
 	var out []bridge.Device
 	for _, dc := range cfg.Devices {

@@ -12,7 +12,9 @@
 //	pidicon-mqtt sim [--listen ADDR] [--type pixoo64|awtrix] [--also-listen ADDR] [--api both|post|divoom_api]
 //	                                           serve a simulated display
 //	pidicon-mqtt render --scene NAME [--size 64x64] [--params JSON] [--notify TEXT|JSON] [-o FILE]
-//	                                           draw a scene to a PNG, scaled up
+//	pidicon-mqtt render --file FILE [--input NAME=VALUE]... [--size 64x64] [--grid] [-o FILE]
+//	                                           draw a scene (or a scene file) to a PNG, scaled up
+//	pidicon-mqtt check-scene FILE              check a scene file as the daemon would
 //	pidicon-mqtt version                       print the version
 package main
 
@@ -69,7 +71,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fs.StringVar(&so.alsoListen, "also-listen", "", "a second address serving the same display (a Pixoo 64 with newer firmware answers on port 9000)")
 		fs.StringVar(&so.api, "api", "both", "the Pixoo endpoints that answer: both, post (/post only) or divoom_api (/divoom_api only)")
 	case "render":
-		fs.StringVar(&ro.scene, "scene", "", "the scene to draw (required)")
+		fs.StringVar(&ro.scene, "scene", "", "the built-in scene to draw (or --file)")
+		fs.StringVar(&ro.file, "file", "", "a scene file to draw (instead of --scene)")
+		fs.Var(&ro.inputs, "input", "an input value of the scene file, name=value (repeat it: several inputs, or a sparkline's values in order)")
 		fs.StringVar(&ro.size, "size", "64x64", "the display size, WIDTHxHEIGHT (64x64: Pixoo 64, 32x8: AWTRIX)")
 		fs.StringVar(&ro.params, "params", "{}", "the scene's parameters, a JSON object as on sceneParams/set")
 		fs.StringVar(&ro.notify, "notify", "", "a notification drawn over the scene, as on notify (plain text or JSON)")
@@ -80,9 +84,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fs.BoolVar(&ro.grid, "grid", false, "draw dark lines between the display's pixels")
 		fs.StringVar(&ro.out, "o", "-", "the PNG file to write (- for standard output)")
 		fs.StringVar(&ro.devName, "name", "demo", "the device name the startup scene shows")
-	case "version", "hash-password":
+	case "version", "hash-password", "check-scene":
 	default:
-		fmt.Fprintf(stderr, "unknown command %q (commands: run, check-config, healthcheck, hash-password, sim, render, version)\n", cmd)
+		fmt.Fprintf(stderr, "unknown command %q (commands: run, check-config, healthcheck, hash-password, sim, render, check-scene, version)\n", cmd)
 		return errUsage
 	}
 	if err := fs.Parse(args); err != nil {
@@ -90,6 +94,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return nil
 		}
 		return errUsage
+	}
+	if cmd == "check-scene" {
+		if fs.NArg() != 1 {
+			fmt.Fprintln(stderr, "usage: pidicon-mqtt check-scene FILE")
+			return errUsage
+		}
+		return checkScene(fs.Arg(0), stdout)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "unexpected argument %q\n", fs.Arg(0))
@@ -106,10 +117,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stdout, buildVersion())
 		return nil
 	case "render":
-		if ro.scene == "" {
-			fmt.Fprintln(stderr, "render needs --scene")
+		if (ro.scene == "") == (ro.file == "") {
+			fmt.Fprintln(stderr, "render needs --scene or --file")
 			return errUsage
 		}
+		ro.warnings = stderr
 		return renderScene(ro, stdout)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)

@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,12 +16,15 @@ import (
 	"github.com/pidicon/pidicon-mqtt/device"
 	"github.com/pidicon/pidicon-mqtt/device/picture"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
+	"github.com/pidicon/pidicon-mqtt/device/userscene"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
 
 // renderOptions are the flags of the render command.
 type renderOptions struct {
 	scene   string        // a built-in scene
+	file    string        // a scene file, instead of scene
+	inputs  inputFlags    // the scene file's input values, name=value
 	size    string        // "64x64"
 	params  string        // the scene's parameters, a JSON object
 	notify  string        // a notification drawn over the scene: plain text or JSON
@@ -31,12 +35,28 @@ type renderOptions struct {
 	grid    bool          // dark lines between the display's pixels
 	out     string        // the PNG file, "-" standard output
 	devName string        // the device name the startup scene shows
+	// warnings receives the problems of drawing a scene file's layers
+	// (nil: none are written).
+	warnings io.Writer
+}
+
+// inputFlags are the repeated --input name=value flags.
+type inputFlags []string
+
+func (f *inputFlags) String() string { return strings.Join(*f, " ") }
+
+func (f *inputFlags) Set(v string) error {
+	if name, _, ok := strings.Cut(v, "="); !ok || name == "" {
+		return fmt.Errorf("%q: want name=value", v)
+	}
+	*f = append(*f, v)
+	return nil
 }
 
 // renderScene draws one frame of a scene, as a display of the given size
 // would show it, to a PNG scaled up: what scene authors and the README use
 // instead of hardware. It checks the parameters with the daemon's own
-// rules.
+// rules; problems drawing a scene file's layers go to o.warnings.
 func renderScene(o renderOptions, stdout io.Writer) error {
 	size, err := parseSize(o.size)
 	if err != nil {
@@ -58,11 +78,21 @@ func renderScene(o renderOptions, stdout io.Writer) error {
 		}
 		images = st
 	}
-	reg := scene.Builtin()
-	if err := reg.Check(o.scene, size); err != nil {
-		return err
+	var sc scene.Scene
+	if o.file != "" {
+		if sc, err = fileScene(o); err != nil {
+			return err
+		}
+		if !sc.Supports(size) {
+			return fmt.Errorf("scene %q of %s cannot draw on a %s display (sizes: %v)", sc.Name, o.file, size, sc.Sizes)
+		}
+	} else {
+		reg := scene.Builtin()
+		if err := reg.Check(o.scene, size); err != nil {
+			return err
+		}
+		sc, _ = reg.Lookup(o.scene)
 	}
-	sc, _ := reg.Lookup(o.scene)
 	raw, err := state.ParseSceneParams(o.params)
 	if err != nil {
 		return fmt.Errorf("--params: %w", err)
@@ -107,6 +137,39 @@ func renderScene(o renderOptions, stdout io.Writer) error {
 		return err
 	}
 	return os.WriteFile(o.out, buf.Bytes(), 0o644)
+}
+
+// fileScene reads the scene file of --file with the values of --input: a
+// number when the value is one; an input given several times has those
+// values in order, the last one its value now (a sparkline's history).
+func fileScene(o renderOptions) (scene.Scene, error) {
+	data, err := os.ReadFile(o.file)
+	if err != nil {
+		return scene.Scene{}, err
+	}
+	f, err := userscene.Parse(o.file, data, scene.Builtin())
+	if err != nil {
+		return scene.Scene{}, err
+	}
+	inputs := userscene.NewInputs()
+	for _, kv := range o.inputs {
+		name, value, _ := strings.Cut(kv, "=")
+		i := slices.IndexFunc(f.Inputs(), func(in scene.Input) bool { return in.Name == name })
+		if i < 0 {
+			var names []string
+			for _, in := range f.Inputs() {
+				names = append(names, in.Name)
+			}
+			return scene.Scene{}, fmt.Errorf("--input %s: the scene has no input %q (inputs: %s)", kv, name, strings.Join(names, ", "))
+		}
+		in := f.Inputs()[i]
+		inputs.Set(in.Topic, in.Field, value)
+	}
+	return f.Scene(inputs, func(p userscene.Problem) {
+		if o.warnings != nil {
+			fmt.Fprintf(o.warnings, "warning: %s\n", &userscene.Error{Path: p.File, Line: p.Line, Err: p.Err})
+		}
+	}), nil
 }
 
 // parseSize reads "64x64".

@@ -69,8 +69,20 @@ type Scene struct {
 	Animation func(size Size, v Values, images ImageSource) *picture.Animation
 	// Params declares the scene's parameters.
 	Params []Param
+	// Inputs are the MQTT topics a scene file reads (none for a built-in
+	// scene): the daemon subscribes to them while a display shows the
+	// scene and draws it again when one changes.
+	Inputs []Input
 	// Render draws one frame into dst, of a size the scene supports.
 	Render func(dst *image.RGBA, f Frame)
+}
+
+// Input is one MQTT topic a scene reads, and the JSON field of its
+// payload that holds the value ("" for the whole payload).
+type Input struct {
+	Name  string `json:"name"`
+	Topic string `json:"topic"`
+	Field string `json:"field,omitempty"`
 }
 
 // SourceName is where the scene comes from, as bridge/info says it:
@@ -112,6 +124,7 @@ func NewRegistry(scenes ...Scene) *Registry {
 	for i := range r.scenes {
 		r.scenes[i].Sizes = slices.Clone(r.scenes[i].Sizes)
 		r.scenes[i].Params = slices.Clone(r.scenes[i].Params)
+		r.scenes[i].Inputs = slices.Clone(r.scenes[i].Inputs)
 	}
 	return r
 }
@@ -142,6 +155,7 @@ func (r *Registry) Lookup(name string) (Scene, bool) {
 	s, ok := r.find(name)
 	s.Sizes = slices.Clone(s.Sizes)
 	s.Params = slices.Clone(s.Params)
+	s.Inputs = slices.Clone(s.Inputs)
 	return s, ok
 }
 
