@@ -184,6 +184,8 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 	}
 	var cfg Config
 	decodeErr := v.UnmarshalExact(&cfg)
+	// Viper reads the environment itself (os.LookupEnv, empty is unset).
+	cfg.HTTP.listenIsDefault = !v.InConfig("http.listen") && os.Getenv("PIDICON_HTTP_LISTEN") == ""
 	if len(cfg.Devices) == 0 && !v.IsSet("devices") {
 		cfg.Devices = defaultDevices()
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/pidicon/pidicon-mqtt/event"
 	"github.com/pidicon/pidicon-mqtt/internal/atomicfile"
 	"github.com/pidicon/pidicon-mqtt/state"
+	"github.com/pidicon/pidicon-mqtt/web"
 )
 
 // runDaemon runs the daemon until ctx is done (a signal).
@@ -110,7 +111,8 @@ func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv fu
 		Images: images,
 		Compat: bridge.Compat{Pidicon: cfg.Compat.Pidicon.Enabled, Prefix: cfg.Compat.Pidicon.Prefix},
 	})
-	stopHTTP, err := serveHTTP(cfg.HTTP.Listen, &observed{bridge: b, broker: embedded, persister: persister, version: ver}, log)
+	page := web.New(web.Options{Bridge: b, Events: events, BaseTopic: cfg.MQTT.BaseTopic, Logger: log.With(logkey.Component, "web")})
+	stopHTTP, err := serveHTTP(cfg.HTTP, sec.httpUsers, &observed{bridge: b, broker: embedded, persister: persister, version: ver}, page, log)
 	if err != nil {
 		return err
 	}
