@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -110,10 +111,26 @@ func startRig(t *testing.T, ids []string, tune func(*web.Options)) *rig {
 		tune(&opts)
 	}
 	w := web.New(opts)
-	srv := httptest.NewServer(w.Handler())
+	srv := httptest.NewUnstartedServer(w.Handler())
+	// Small send buffers, as on a slow link: a page that stops reading
+	// blocks the server's writes after kilobytes, not megabytes.
+	srv.Listener = smallBuffers{srv.Listener}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	t.Cleanup(w.Close) // first: it ends the streams srv.Close waits for
 	return &rig{t: t, mqtt: b.URL(), bridge: br, events: events, web: w, url: srv.URL}
+}
+
+// smallBuffers is a listener whose connections have a send buffer of
+// 16 KiB, without the kernel's automatic growth.
+type smallBuffers struct{ net.Listener }
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(16 << 10)
+	}
+	return c, err
 }
 
 // msg is a message of the stream, any type.
@@ -144,13 +161,28 @@ func decode(t testing.TB, data []byte) msg {
 	return m
 }
 
-// stateOf returns the state of a "topic" message of id's state topic.
+// stateOf returns id's state from a message of the stream: a change of
+// its state topic, or a snapshot (which a page that fell behind gets).
 func stateOf(data []byte, id string) (state.State, bool) {
 	var m msg
-	if json.Unmarshal(data, &m) != nil || m.Type != "topic" || m.Topic != base+"/"+id+"/state" {
+	if json.Unmarshal(data, &m) != nil {
 		return state.State{}, false
 	}
-	st, err := state.ParseStateJSON(m.Payload)
+	t := base + "/" + id + "/state"
+	payload := m.Payload
+	switch {
+	case m.Type == "topic" && m.Topic == t:
+	case m.Type == "snapshot":
+		payload = nil
+		for _, tp := range m.Topics {
+			if tp.Topic == t {
+				payload = tp.Payload
+			}
+		}
+	default:
+		return state.State{}, false
+	}
+	st, err := state.ParseStateJSON(payload)
 	return st, err == nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/bridge"
@@ -18,7 +19,8 @@ import (
 // daemon's goroutines put messages in without ever waiting; the stream's
 // handler takes them out and writes them.
 type page struct {
-	wake chan struct{} // capacity 1: "there is something to take"
+	wake    chan struct{} // capacity 1: "there is something to take"
+	writing atomic.Int64  // when the write under way began (Unix ns), 0 between writes
 
 	mu     sync.Mutex
 	queue  []item
@@ -259,7 +261,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	lastWrite := time.Now()
 	for {
 		if buf.Len() > 0 {
-			if err := s.write(w, rc, buf.Bytes()); err != nil {
+			p.writing.Store(time.Now().UnixNano())
+			err := s.write(w, rc, buf.Bytes())
+			p.writing.Store(0)
+			if err != nil {
 				if errors.Is(err, os.ErrDeadlineExceeded) {
 					s.disconnected.Add(1)
 					s.log.Info("web page disconnected: it reads nothing", logkey.Remote, r.RemoteAddr, logkey.After, s.opts.WriteTimeout)

@@ -102,7 +102,14 @@ type Stats struct {
 	// Disconnected counts the pages cut off because a write to them took
 	// longer than WriteTimeout.
 	Disconnected uint64
+	// Blocked is the number of pages that have not read what was written
+	// to them for more than a second: stalled, or gone without a word.
+	Blocked int
 }
+
+// blockedAfter is how long a write may wait before its page counts as
+// blocked.
+const blockedAfter = time.Second
 
 // New returns a server for opts; it follows the bridge and the event log
 // from now on, until Close.
@@ -160,10 +167,17 @@ func (s *Server) Close() {
 
 // Stats returns the server's counters now.
 func (s *Server) Stats() Stats {
+	now := time.Now().UnixNano()
+	st := Stats{Resyncs: s.resyncs.Load(), Disconnected: s.disconnected.Load()}
 	s.mu.Lock()
-	n := len(s.pages)
-	s.mu.Unlock()
-	return Stats{Pages: n, Resyncs: s.resyncs.Load(), Disconnected: s.disconnected.Load()}
+	defer s.mu.Unlock()
+	st.Pages = len(s.pages)
+	for p := range s.pages {
+		if since := p.writing.Load(); since != 0 && now-since > int64(blockedAfter) {
+			st.Blocked++
+		}
+	}
+	return st
 }
 
 // The last level of the device topics the page shows.

@@ -3,6 +3,7 @@ package testkit
 import (
 	"bufio"
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -38,25 +39,7 @@ func FollowStream(t testing.TB, url string, header http.Header, f func(data []by
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 0, 64*1024), 16<<20)
-		var data []byte
-		for sc.Scan() {
-			line := sc.Bytes()
-			switch {
-			case len(line) == 0:
-				if data != nil {
-					f(data)
-					data = nil
-				}
-			case strings.HasPrefix(string(line), "data:"):
-				d := strings.TrimPrefix(strings.TrimPrefix(string(line), "data:"), " ")
-				if data != nil {
-					data = append(data, '\n')
-				}
-				data = append(data, d...)
-			}
-		}
+		ReadEvents(resp.Body, f)
 	})
 	var once sync.Once
 	stop = func() {
@@ -67,6 +50,31 @@ func FollowStream(t testing.TB, url string, header http.Header, f func(data []by
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// ReadEvents reads server-sent events from r until it ends, and calls f
+// with the data of each.
+func ReadEvents(r io.Reader, f func(data []byte)) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 16<<20)
+	var data []byte
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if data != nil {
+				f(data)
+				data = nil
+			}
+		case strings.HasPrefix(line, "data:"):
+			d := strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " ")
+			if data != nil {
+				data = append(data, '\n')
+			}
+			data = append(data, d...)
+		}
+	}
+	return sc.Err()
 }
 
 // Stream records the events of a stream of server-sent events.
