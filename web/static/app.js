@@ -505,7 +505,7 @@
       input.id = fid;
       input.dataset.param = p.name;
       const label = el('label', { for: fid }, p.required ? `${p.name} (required)` : p.name);
-      const row = el('div', { class: 'row param' }, label, input);
+      const row = el('div', { class: 'param' }, label, input);
       if (p.description) {
         const hint = el('p', { class: 'hint', id: `${fid}-hint` }, p.description);
         input.setAttribute('aria-describedby', hint.id);
