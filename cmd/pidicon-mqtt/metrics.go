@@ -90,6 +90,8 @@ func (o *observed) prometheus() []byte {
 			sample{value: float64(ws.Pages)})
 		p.metric("pidicon_web_resyncs_total", "counter", "Times a web page fell behind, lost its queued changes and was sent the full state again.",
 			sample{value: float64(ws.Resyncs)})
+		p.metric("pidicon_web_pages_blocked", "gauge", "Web pages that have read nothing of what was sent to them for more than a second.",
+			sample{value: float64(ws.Blocked)})
 		p.metric("pidicon_web_pages_disconnected_total", "counter", "Web pages cut off because they read nothing for too long.",
 			sample{value: float64(ws.Disconnected)})
 	}
