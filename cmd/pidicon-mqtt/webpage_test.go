@@ -112,6 +112,32 @@ func testPageLive(t *testing.T, browser context.Context, w *webDaemon) {
 	one.do(chromedp.KeyEvent(kb.ArrowLeft), chromedp.KeyEvent(kb.ArrowLeft))
 	w.watcher.WaitState(2*time.Second, "pidicon", "demo", func(s state.State) bool { return s.Brightness == 98 })
 
+	// Playback, screen and logging level.
+	one.do(chromedp.Click(chromedp.CSS(`[data-device=demo] [data-play=paused]`)))
+	w.watcher.WaitState(2*time.Second, "pidicon", "demo", func(s state.State) bool { return s.PlayState == state.Paused })
+	one.waitFor(time.Second, "Pause is shown pressed", `document.querySelector('[data-device=demo] [data-play=paused]').getAttribute('aria-pressed') === 'true'`)
+	one.do(chromedp.Click(chromedp.CSS(`[data-device=demo] [data-play=playing]`)), chromedp.Click(chromedp.ID("d-demo-display-on")))
+	w.watcher.WaitState(2*time.Second, "pidicon", "demo", func(s state.State) bool { return s.PlayState == state.Playing && !s.DisplayOn })
+	one.do(chromedp.Click(chromedp.ID("d-demo-display-on")))
+	eval[bool](one, `(() => {
+		const s = document.querySelector('#d-demo-logging');
+		s.value = 'debug';
+		s.dispatchEvent(new Event('change', {bubbles: true}));
+		return true;
+	})()`)
+	w.watcher.WaitState(2*time.Second, "pidicon", "demo", func(s state.State) bool { return s.DisplayOn && s.LoggingLevel == state.LevelDebug })
+	one.waitFor(3*time.Second, "the metrics are shown", `document.querySelector('#d-demo-metrics').textContent.includes('frames pushed')`)
+
+	// A notification from the page, shown while it is on screen, then
+	// dismissed.
+	one.do(chromedp.SendKeys(chromedp.ID("d-demo-notify-text"), "Hi there"), chromedp.Click(chromedp.CSS("#d-demo-notify-form button[type=submit]")))
+	w.watcher.WaitFor(2*time.Second, "the notification is on screen", func(m mqtttest.Msg) bool {
+		return m.Topic == "pidicon/demo/notification" && strings.Contains(m.Text(), "Hi there")
+	})
+	one.waitFor(2*time.Second, "the page shows the notification", `document.querySelector('#d-demo-notification').textContent.includes('Hi there')`)
+	one.do(chromedp.Click(chromedp.ID("d-demo-dismiss")))
+	one.waitFor(2*time.Second, "the notification is gone", `document.querySelector('#d-demo-notification').textContent === 'None showing.'`)
+
 	// A scene with a parameter from the form.
 	eval[bool](one, `(() => {
 		const s = document.querySelector('#d-demo-scene');
