@@ -70,7 +70,7 @@ func startBrowser(t *testing.T) context.Context {
 	t.Cleanup(func() {
 		cancel()
 		cancelAlloc() // waits for the browser to exit
-		// Its helpers may still write in the profile a moment longer.
+		// Its child processes may still write in the profile a moment longer.
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
 		deadline := time.Now().Add(5 * time.Second)

@@ -112,6 +112,17 @@ func testPageLive(t *testing.T, browser context.Context, w *webDaemon) {
 	one.do(chromedp.KeyEvent(kb.ArrowLeft), chromedp.KeyEvent(kb.ArrowLeft))
 	w.watcher.WaitState(2*time.Second, "pidicon", "demo", func(s state.State) bool { return s.Brightness == 98 })
 
+	// And with the mouse: a click near the slider's left end.
+	at := eval[[]float64](one, `(() => {
+		const e = document.querySelector('#d-demo-brightness');
+		e.scrollIntoView({block: 'center'});
+		const r = e.getBoundingClientRect();
+		return [r.left + 3, r.top + r.height / 2];
+	})()`)
+	one.do(chromedp.MouseClickXY(at[0], at[1]))
+	w.watcher.WaitState(2*time.Second, "pidicon", "demo", func(s state.State) bool { return s.Brightness <= 5 })
+	one.waitFor(time.Second, "the slider stays where it was released", `Number(document.querySelector('#d-demo-brightness').value) <= 5`)
+
 	// Playback, screen and logging level.
 	one.do(chromedp.Click(chromedp.CSS(`[data-device=demo] [data-play=paused]`)))
 	w.watcher.WaitState(2*time.Second, "pidicon", "demo", func(s state.State) bool { return s.PlayState == state.Paused })

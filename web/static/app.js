@@ -313,7 +313,18 @@
       b.addEventListener('click', () => send(card, 'play', topicOf(id, 'playState/set'), b.dataset.play));
     }
 
+    // While the slider is held, changes from elsewhere do not move it.
     card.brightness.addEventListener('pointerdown', () => { card.dragging = true; });
+    const release = () => setTimeout(() => {
+      // After the slider's own change event, if any.
+      if (card.dragging) {
+        card.dragging = false;
+        renderDevice(id);
+      }
+    }, 0);
+    card.brightness.addEventListener('pointerup', release);
+    card.brightness.addEventListener('pointercancel', release);
+    card.brightness.addEventListener('blur', release);
     card.brightness.addEventListener('input', () => { card.brightnessValue.textContent = card.brightness.value; });
     card.brightness.addEventListener('change', async () => {
       card.dragging = false;
