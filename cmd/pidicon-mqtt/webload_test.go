@@ -29,7 +29,7 @@ import (
 //
 // By default it runs a few seconds on the race-detector build of the other
 // tests; PIDICON_WEB_LOAD_DURATION=60s runs it longer on a plain build, for
-// the figures in docs/PERFORMANCE.md-style reports:
+// figures:
 //
 //	PIDICON_WEB_LOAD_DURATION=60s go test -run TestWeb_Load -v ./cmd/pidicon-mqtt
 func TestWeb_Load(t *testing.T) {
