@@ -42,22 +42,29 @@ func effectiveConfig(cfg Config) ([]byte, error) {
 		cfg.MQTT.Password = redacted
 	}
 	cfg.MQTT.URL = redactURL(cfg.MQTT.URL)
-	users := make([]BrokerUser, len(cfg.Broker.Users))
-	for i, u := range cfg.Broker.Users {
+	cfg.Broker.Users = redactUsers(cfg.Broker.Users)
+	cfg.HTTP.Users = redactUsers(cfg.HTTP.Users)
+	b, err := yaml.Marshal(plain(reflect.ValueOf(cfg)))
+	if err != nil {
+		return nil, fmt.Errorf("render config: %w", err)
+	}
+	return b, nil
+}
+
+// redactUsers is a copy of users with the passwords and their hashes
+// redacted.
+func redactUsers(users []BrokerUser) []BrokerUser {
+	out := make([]BrokerUser, len(users))
+	for i, u := range users {
 		if u.Password != "" {
 			u.Password = redacted
 		}
 		if u.PasswordHash != "" {
 			u.PasswordHash = redacted
 		}
-		users[i] = u
+		out[i] = u
 	}
-	cfg.Broker.Users = users
-	b, err := yaml.Marshal(plain(reflect.ValueOf(cfg)))
-	if err != nil {
-		return nil, fmt.Errorf("render config: %w", err)
-	}
-	return b, nil
+	return out
 }
 
 // plain turns a config value into maps keyed by the mapstructure tags

@@ -246,6 +246,8 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 	}
 	var cfg Config
 	decodeErr := v.UnmarshalExact(&cfg)
+	// Viper reads the environment itself (os.LookupEnv, empty is unset).
+	cfg.HTTP.listenIsDefault = !v.InConfig("http.listen") && os.Getenv("PIDICON_HTTP_LISTEN") == ""
 	if len(cfg.Devices) == 0 && !v.IsSet("devices") {
 		if slices.Contains(v.AllKeys(), "devices") {
 			// "devices:" with nothing under it (every entry commented

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/pidicon/pidicon-mqtt/broker"
 
@@ -29,8 +30,9 @@ type TLSClientConfig struct {
 	InsecureSkipVerify bool `mapstructure:"insecure_skip_verify"`
 }
 
-// BrokerUser is a login of the embedded broker (broker.users[]): a
-// username and exactly one source of its password.
+// BrokerUser is a login of the embedded broker (broker.users[]) or of the
+// web page (http.users[]): a username and exactly one source of its
+// password.
 type BrokerUser struct {
 	Username string `mapstructure:"username"`
 	// Password is the password in the config file itself.
@@ -53,11 +55,27 @@ type ListenerConfig struct {
 	KeyFile  string `mapstructure:"key_file"`
 }
 
-// HTTPConfig is the optional HTTP endpoint with /healthz and /metrics.
+// HTTPConfig is the HTTP endpoint: the web page and its API, /healthz and
+// /metrics (CONTRACT §9).
 type HTTPConfig struct {
-	// Listen is its address, e.g. "127.0.0.1:8080"; empty: off.
+	// Listen is its address (default DefaultHTTPListen); empty: off.
 	Listen string `mapstructure:"listen"`
+	// Users may log in to the page (HTTP basic authentication); with
+	// users, the page needs a login on any address.
+	Users []BrokerUser `mapstructure:"users"`
+	// AllowAnonymous opens the page without a login on an address other
+	// machines reach (logged as a warning at every start).
+	AllowAnonymous bool `mapstructure:"allow_anonymous"`
+
+	// listenIsDefault: Listen was set neither in the config file nor in
+	// the environment. When the default address is taken (another daemon
+	// on this machine), the daemon runs without the page.
+	listenIsDefault bool
 }
+
+// DefaultHTTPListen is http.listen when neither the config nor the
+// environment sets it.
+const DefaultHTTPListen = "127.0.0.1:8080"
 
 // tlsSchemes are the mqtt.url schemes that use TLS.
 var tlsSchemes = []string{"ssl", "tls", "mqtts", "wss"}
@@ -70,11 +88,12 @@ func setSecurityDefaults(v *viper.Viper) {
 		"mqtt.tls.ca_file", "mqtt.tls.cert_file", "mqtt.tls.key_file", "mqtt.tls.server_name",
 		"broker.tls.listen", "broker.tls.cert_file", "broker.tls.key_file",
 		"broker.websocket.listen", "broker.websocket.cert_file", "broker.websocket.key_file",
-		"http.listen",
 	} {
 		v.SetDefault(key, "")
 	}
 	v.SetDefault("mqtt.tls.insecure_skip_verify", false)
+	v.SetDefault("http.listen", DefaultHTTPListen)
+	v.SetDefault("http.allow_anonymous", false)
 }
 
 // validateSecurity checks the logins, TLS, listeners and the HTTP
@@ -102,7 +121,13 @@ func (c Config) validateSecurity() []error {
 			bad("mqtt.tls is set but mqtt.url %s does not use TLS: use ssl://, mqtts:// or wss://", u.Redacted())
 		}
 	}
-	errs = append(errs, c.validateUsers()...)
+	errs = append(errs, validateUsers("broker.users", c.Broker.Users, broker.DaemonUsername)...)
+	errs = append(errs, validateUsers("http.users", c.HTTP.Users, "")...)
+	for i, u := range c.HTTP.Users {
+		if strings.Contains(u.Username, ":") {
+			bad("http.users[%d] (%q): a username with ':' cannot log in to a web page (HTTP basic authentication)", i, u.Username)
+		}
+	}
 	if c.MQTT.URL == "" {
 		errs = append(errs, c.validateListeners()...)
 	}
@@ -114,21 +139,23 @@ func (c Config) validateSecurity() []error {
 	return errs
 }
 
-func (c Config) validateUsers() []error {
+// validateUsers checks the logins of the list key (broker.users,
+// http.users); reserved, if not empty, is a username nobody may take.
+func validateUsers(key string, users []BrokerUser, reserved string) []error {
 	var errs []error
 	seen := make(map[string]int)
-	for i, u := range c.Broker.Users {
+	for i, u := range users {
 		bad := func(format string, args ...any) {
-			errs = append(errs, fmt.Errorf("broker.users[%d] (%q): %s", i, u.Username, fmt.Sprintf(format, args...)))
+			errs = append(errs, fmt.Errorf("%s[%d] (%q): %s", key, i, u.Username, fmt.Sprintf(format, args...)))
 		}
-		switch u.Username {
-		case "":
+		switch {
+		case u.Username == "":
 			bad("username is empty")
-		case broker.DaemonUsername:
+		case u.Username == reserved:
 			bad("username %q is reserved for the daemon's own connection", u.Username)
 		}
 		if j, dup := seen[u.Username]; dup && u.Username != "" {
-			bad("username is also used by broker.users[%d]", j)
+			bad("username is also used by %s[%d]", key, j)
 		}
 		seen[u.Username] = i
 		if n := countSet(u.Password, u.PasswordHash, u.PasswordEnv, u.PasswordFile); n != 1 {

@@ -25,6 +25,7 @@ import (
 	"github.com/pidicon/pidicon-mqtt/schedule"
 	"github.com/pidicon/pidicon-mqtt/state"
 	"github.com/pidicon/pidicon-mqtt/topic"
+	"github.com/pidicon/pidicon-mqtt/web"
 )
 
 // runDaemon runs the daemon until ctx is done (a signal).
@@ -106,7 +107,8 @@ func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv fu
 		Catalog: catalog,
 		Inputs:  inputs,
 	})
-	stopHTTP, err := serveHTTP(cfg.HTTP.Listen, &observed{bridge: b, broker: embedded, persister: persister, version: ver}, log)
+	page := web.New(web.Options{Bridge: b, Events: events, BaseTopic: cfg.MQTT.BaseTopic, Logger: log.With(logkey.Component, "web")})
+	stopHTTP, err := serveHTTP(cfg.HTTP, sec.httpUsers, &observed{bridge: b, broker: embedded, persister: persister, version: ver}, page, log)
 	if err != nil {
 		return err
 	}

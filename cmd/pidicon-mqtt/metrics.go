@@ -86,6 +86,21 @@ func (o *observed) prometheus() []byte {
 		p.metric("pidicon_broker_packets_too_large_total", "counter", "Clients the embedded broker disconnected for a packet over its limit (1 MiB + 16 KiB).",
 			sample{value: float64(st.PacketsTooLarge)})
 	}
+	if o.web != nil {
+		ws := o.web.Stats()
+		p.metric("pidicon_web_pages", "gauge", "Web pages open (streams of events).",
+			sample{value: float64(ws.Pages)})
+		p.metric("pidicon_web_resyncs_total", "counter", "Times a web page fell behind, lost its queued changes and was sent the full state again.",
+			sample{value: float64(ws.Resyncs)})
+		p.metric("pidicon_web_pages_blocked", "gauge", "Web pages that have read nothing of what was sent to them for more than a second.",
+			sample{value: float64(ws.Blocked)})
+		p.metric("pidicon_web_pages_disconnected_total", "counter", "Web pages cut off because they read nothing for too long.",
+			sample{value: float64(ws.Disconnected)})
+	}
+	if o.access != nil {
+		p.metric("pidicon_http_logins_refused_total", "counter", "Web page logins refused (http.users).",
+			sample{value: float64(o.access.refused.Load())})
+	}
 	return p.buf.Bytes()
 }
 

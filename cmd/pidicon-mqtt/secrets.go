@@ -27,6 +27,8 @@ type secrets struct {
 	mqttTLS *tls.Config
 	// users are the embedded broker's logins.
 	users []broker.User
+	// httpUsers are the web page's logins (http.users).
+	httpUsers []broker.User
 	// brokerTLS and webSocketTLS are the certificates of the embedded
 	// broker's TLS and wss:// listeners, or nil.
 	brokerTLS, webSocketTLS *tls.Config
@@ -54,6 +56,9 @@ func loadSecrets(cfg Config, getenv func(string) string) (secrets, []error) {
 	var errs []error
 	var s secrets
 	s.mqttURL, s.mqttUsername, s.mqttPassword = cfg.MQTT.URL, cfg.MQTT.Username, cfg.MQTT.Password
+	var userErrs []error
+	s.httpUsers, userErrs = loadUsers("http.users", cfg.HTTP.Users, getenv)
+	errs = append(errs, userErrs...)
 	if cfg.MQTT.PasswordFile != "" && cfg.MQTT.Password == "" {
 		p, err := readSecretFile(cfg.MQTT.PasswordFile)
 		if err != nil {
@@ -88,7 +93,28 @@ func loadSecrets(cfg Config, getenv func(string) string) (secrets, []error) {
 // loadBroker reads the embedded broker's passwords and certificates.
 func (s *secrets) loadBroker(cfg BrokerConfig, getenv func(string) string) []error {
 	var errs []error
-	for i, u := range cfg.Users {
+	s.users, errs = loadUsers("broker.users", cfg.Users, getenv)
+	var err error
+	if l := cfg.TLS; l.Listen != "" && l.CertFile != "" && l.KeyFile != "" {
+		if s.brokerTLS, err = serverTLS(l); err != nil {
+			errs = append(errs, fmt.Errorf("broker.tls: %w", err))
+		}
+	}
+	if l := cfg.WebSocket; l.Listen != "" && l.CertFile != "" && l.KeyFile != "" {
+		if s.webSocketTLS, err = serverTLS(l); err != nil {
+			errs = append(errs, fmt.Errorf("broker.websocket: %w", err))
+		}
+	}
+	return errs
+}
+
+// loadUsers reads the passwords of the logins of the list key
+// (broker.users, http.users), from whichever of the four sources each
+// names.
+func loadUsers(key string, users []BrokerUser, getenv func(string) string) ([]broker.User, []error) {
+	var errs []error
+	var out []broker.User
+	for i, u := range users {
 		user := broker.User{Username: u.Username}
 		var err error
 		switch {
@@ -109,23 +135,12 @@ func (s *secrets) loadBroker(cfg BrokerConfig, getenv func(string) string) []err
 			}
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("broker.users[%d] (%q): %w", i, u.Username, err))
+			errs = append(errs, fmt.Errorf("%s[%d] (%q): %w", key, i, u.Username, err))
 			continue
 		}
-		s.users = append(s.users, user)
+		out = append(out, user)
 	}
-	var err error
-	if l := cfg.TLS; l.Listen != "" && l.CertFile != "" && l.KeyFile != "" {
-		if s.brokerTLS, err = serverTLS(l); err != nil {
-			errs = append(errs, fmt.Errorf("broker.tls: %w", err))
-		}
-	}
-	if l := cfg.WebSocket; l.Listen != "" && l.CertFile != "" && l.KeyFile != "" {
-		if s.webSocketTLS, err = serverTLS(l); err != nil {
-			errs = append(errs, fmt.Errorf("broker.websocket: %w", err))
-		}
-	}
-	return errs
+	return out, errs
 }
 
 // readSecretFile reads a password from a file, without its trailing

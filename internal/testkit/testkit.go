@@ -1,7 +1,8 @@
 // Package testkit holds the helpers that tests of several packages share:
 // a log buffer safe for concurrent writers, HTTP stand-ins for devices (a
 // server that records every request, one that never answers, a transport
-// that calls a handler in-process) and test frames. Tests only.
+// that calls a handler in-process), test frames, and a client of the web
+// page's stream of server-sent events. Tests only.
 package testkit
 
 import (
