@@ -48,10 +48,12 @@ func TestBridge_Watchdog(t *testing.T) {
 	outage := func(round string) {
 		t.Helper()
 		mark := c.Mark()
+		// Before Down: a request cut by it fails, and the display is
+		// reported offline, before Down returns.
+		start := time.Now()
 		if err := dev.server.Down(); err != nil {
 			t.Fatal(err)
 		}
-		start := time.Now()
 		for _, a := range actions {
 			if _, ok := c.WaitSince(mark, 10*time.Second, func(m mqtttest.Msg) bool { return m.Topic == a.Topic }); !ok {
 				t.Fatalf("%s: %s was not published", round, a.Topic)
