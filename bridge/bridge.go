@@ -300,15 +300,21 @@ func (b *Bridge) Run(ctx context.Context) error {
 		case <-b.connected:
 			b.log.Info("connected to MQTT broker", logkey.URL, b.opts.URL)
 			pub.connectionUp()
-			if !restored {
+			first := !restored
+			if first {
 				b.restoreFromBroker(ctx)
 				b.driveAll() // CONTRACT §4: drive the hardware, then publish
 				restored, inbox, republish = true, b.inbox, b.republishReq
-				b.stats.restored.Store(true)
 				b.updateInputs()
-				close(b.restored)
 			}
 			b.subscribeCommands(ctx)
+			if first {
+				// Ready only once commands are subscribed: a client that
+				// waits for readiness (healthz) and then sends a command
+				// must not lose it.
+				b.stats.restored.Store(true)
+				close(b.restored)
+			}
 			b.in.resubscribe()
 			b.republishAll()
 		case c := <-inbox:

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"slices"
 	"sync"
@@ -116,6 +117,9 @@ type Options struct {
 	// Previews encodes the frame previews; share one between controllers
 	// (default: one of the controller's own).
 	Previews *Previews
+	// Buffers lends the frames drawn; share one between controllers and
+	// drivers (default: the controller's own).
+	Buffers *Buffers
 }
 
 // Controller owns one display: a single goroutine (Run) holds its driver,
@@ -130,6 +134,7 @@ type Controller struct {
 	// spins from one that waits by it.
 	wakeups atomic.Uint64
 	maxFPS  float64
+	seed    maphash.Seed // of the hashes of the frames shown
 	level   *slog.LevelVar
 	log     *slog.Logger
 
@@ -170,6 +175,9 @@ func NewController(opts Options) *Controller {
 	if opts.Previews == nil {
 		opts.Previews = NewPreviews()
 	}
+	if opts.Buffers == nil {
+		opts.Buffers = NewBuffers()
+	}
 	maxFPS := MaxFPS
 	if opts.MaxFPS > 0 {
 		maxFPS = min(maxFPS, opts.MaxFPS)
@@ -183,6 +191,7 @@ func NewController(opts Options) *Controller {
 		opts:   opts,
 		size:   opts.Driver.Size(),
 		maxFPS: maxFPS,
+		seed:   maphash.MakeSeed(),
 		level:  level,
 		log:    slog.New(NewLevelHandler(opts.LogHandler, level)).With(logkey.Device, opts.ID),
 		wake:   make(chan struct{}, 1),

@@ -3,7 +3,7 @@ package device
 import (
 	"bytes"
 	"context"
-	"hash/fnv"
+	"hash/maphash"
 	"image"
 	"image/color"
 	"image/draw"
@@ -28,25 +28,30 @@ const noteImage = "data:"
 
 // frame renders the frame that is due, pushes it through the pacing point
 // and schedules the next. What is drawn: the notification on screen, else
-// black when stopped, else the scene (its frozen frame when paused).
+// black when stopped, else the scene (its frozen frame when paused). The
+// frame is lent by Buffers for the time it is drawn and pushed.
 func (r *run) frame() {
 	due := r.nextFrame
 	r.nextFrame = time.Time{}
 	now := time.Now()
 	scheduled := false
+	if r.animating() {
+		if !r.anim.sent {
+			r.uploadAnimationFrame()
+		}
+		return
+	}
+	buf := r.opts.Buffers.Frame(r.size)
 	switch {
 	case r.note != nil:
-		r.drawNote(r.buf, now)
+		r.drawNote(buf, now)
 		if r.noteScrolls() {
 			r.nextFrame = now.Add(r.minGap)
 		}
 	case r.desired.PlayState == state.Stopped:
-		fillBlack(r.buf)
-	case r.animating():
-		r.uploadAnimationFrame()
-		return
+		fillBlack(buf)
 	case r.desired.PlayState == state.Paused && r.rendered:
-		r.sc.Render(r.buf, r.input)
+		r.sc.Render(buf, r.input)
 	default:
 		r.input = scene.Frame{
 			DeviceName: r.opts.Name,
@@ -57,7 +62,7 @@ func (r *run) frame() {
 			Params:     r.params,
 			Images:     r.opts.Images,
 		}
-		r.sc.Render(r.buf, r.input)
+		r.sc.Render(buf, r.input)
 		r.rendered = true
 		r.frameNo++
 		if r.desired.PlayState == state.Playing && r.interval > 0 {
@@ -65,7 +70,7 @@ func (r *run) frame() {
 		}
 	}
 	gen := r.gen
-	if !r.push(r.buf, true) {
+	if !r.push(buf, true) {
 		return
 	}
 	if r.note == nil && r.desired.PlayState == state.Playing && gen == r.gen {
@@ -82,25 +87,37 @@ func (r *run) frame() {
 	}
 }
 
-// push shows frame on the device, unless it is already there; it reports
-// whether the display now shows it.
+// push shows frame on the device, unless it is already there (the hash of
+// its pixels is the shown one's); it reports whether the display now
+// shows it. It takes frame over: frame is kept for its preview, or given
+// back to Buffers.
 func (r *run) push(frame *image.RGBA, skipSame bool) bool {
-	if skipSame && r.shownOK && r.shownGen == r.gen && bytes.Equal(frame.Pix, r.shown.Pix) {
+	sum := pixelsHash(r.seed, frame.Pix)
+	if skipSame && r.shownOK && r.shownGen == r.gen && sum == r.shownSum {
+		r.opts.Buffers.PutFrame(frame)
 		return true
 	}
 	r.lastPush = time.Now()
 	if err := r.call(func(ctx context.Context) error { return r.opts.Driver.PushFrame(ctx, frame) }); err != nil {
+		r.opts.Buffers.PutFrame(frame)
 		r.commandFailed("push frame", err)
 		return false
 	}
 	r.m.Pushes++
-	if frame != r.shown {
-		r.buf, r.shown = r.shown, r.buf
+	r.shown(frame, sum)
+	return true
+}
+
+// shown records that the display shows frame (whose pixels hash to sum),
+// and sends its preview, or keeps frame until the preview is due.
+func (r *run) shown(frame *image.RGBA, sum uint64) {
+	r.shownSum, r.shownGen, r.shownOK = sum, r.gen, true
+	if r.held != frame {
+		r.opts.Buffers.PutFrame(r.held)
 	}
-	r.shownGen, r.shownOK = r.gen, true
+	r.held = frame
 	r.previewDue = true
 	r.maybePreview(time.Now())
-	return true
 }
 
 // noteValues are the text scene's parameters that draw notification n.
@@ -200,7 +217,8 @@ type animation struct {
 	checked bool // the scene was asked for an animation
 	frames  []*image.RGBA
 	delays  []time.Duration
-	next    int // the next frame to send
+	next    int  // the next frame to send
+	sent    bool // every frame was sent (and dropped): the display plays it
 }
 
 // animating reports whether the scene is an animation the display plays
@@ -216,7 +234,7 @@ func (r *run) animating() bool {
 			r.anim.frames, r.anim.delays = fewerFrames(a.Frames, a.Delays, ani.MaxAnimationFrames())
 		}
 	}
-	return len(r.anim.frames) > 1
+	return r.anim.sent || len(r.anim.frames) > 1
 }
 
 // uploadAnimationFrame sends the next frame of the animation, one per
@@ -241,11 +259,13 @@ func (r *run) uploadAnimationFrame() {
 		return
 	}
 	r.log.Debug("animation handed to the display", logkey.Count, count)
-	copy(r.shown.Pix, r.anim.frames[0].Pix)
-	r.shownGen, r.shownOK = r.gen, true
+	first := r.opts.Buffers.Frame(r.size)
+	copy(first.Pix, r.anim.frames[0].Pix)
+	// The display plays the animation by itself: its frames are not
+	// needed until it has to be sent again.
+	r.anim.frames, r.anim.delays, r.anim.sent = nil, nil, true
 	r.m.Status = StatusRunning
-	r.previewDue = true
-	r.maybePreview(time.Now())
+	r.shown(first, pixelsHash(r.seed, first.Pix))
 }
 
 // fewerFrames returns at most n frames of an animation, evenly chosen,
@@ -266,25 +286,31 @@ func fewerFrames(frames []*image.RGBA, delays []time.Duration, n int) ([]*image.
 	return outF, outD
 }
 
-// maybePreview reports the shown frame as PNG, at most once a second.
+// maybePreview reports the frame held for it as PNG, at most once a
+// second, and gives the frame back.
 func (r *run) maybePreview(now time.Time) {
-	if !r.previewDue || now.Sub(r.previewAt) < time.Second {
+	if !r.previewDue || r.held == nil || now.Sub(r.previewAt) < time.Second {
 		return
 	}
 	r.previewDue = false
-	sum := pixelsHash(r.shown.Pix)
-	if r.previewSent && sum == r.previewSum {
+	frame := r.held
+	r.held = nil
+	defer r.opts.Buffers.PutFrame(frame)
+	if r.previewSent && r.shownSum == r.previewSum {
 		return // the same picture as the last preview: nothing to send
 	}
-	r.pngBuf.Reset()
-	if err := r.opts.Previews.Encode(&r.pngBuf, r.shown); err != nil {
+	buf := r.opts.Buffers.Bytes(4 << 10)
+	defer r.opts.Buffers.PutBytes(buf)
+	w := bytes.NewBuffer(*buf)
+	if err := r.opts.Previews.Encode(w, frame); err != nil {
 		r.log.Error("encode frame preview", logkey.Error, err)
 		return
 	}
+	*buf = w.Bytes()
 	r.previewAt = now
-	r.previewSum, r.previewSent = sum, true
-	// A copy: the observer keeps it, and pngBuf is reused.
-	r.obs.Frame(r.opts.ID, bytes.Clone(r.pngBuf.Bytes()))
+	r.previewSum, r.previewSent = r.shownSum, true
+	// A copy: the observer keeps it, and buf goes back to Buffers.
+	r.obs.Frame(r.opts.ID, bytes.Clone(*buf))
 }
 
 // tickMetrics publishes the metrics if they changed, and a pending
@@ -300,13 +326,10 @@ func (r *run) tickMetrics(now time.Time) {
 	}
 }
 
-// pixelsHash is a 64-bit FNV-1a hash of a frame's pixels: enough to tell
-// whether a preview changed without keeping a copy of the frame.
-func pixelsHash(pix []byte) uint64 {
-	h := fnv.New64a()
-	h.Write(pix)
-	return h.Sum64()
-}
+// pixelsHash is a 64-bit hash of a frame's pixels: enough to tell whether
+// the display or a preview already shows a frame without keeping a copy
+// of it.
+func pixelsHash(seed maphash.Seed, pix []byte) uint64 { return maphash.Bytes(seed, pix) }
 
 func fillBlack(dst *image.RGBA) {
 	for i := 0; i < len(dst.Pix); i += 4 {

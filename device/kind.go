@@ -45,6 +45,9 @@ type OpenOptions struct {
 	// Logger receives what the driver tells the operator (such as which
 	// API endpoint answered); nil: nothing.
 	Logger *slog.Logger
+	// Buffers lends the driver the buffers it encodes frames in; share
+	// the controllers' (nil: allocated per frame).
+	Buffers *Buffers
 }
 
 // Simulator is a simulated display: an HTTP handler speaking a device's

@@ -1,7 +1,6 @@
 package device
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"image"
@@ -52,9 +51,12 @@ type run struct {
 	// An animation the display plays by itself (Animator).
 	anim animation
 
-	buf, shown *image.RGBA
-	shownGen   uint64
-	shownOK    bool // shown is on the display (false after an outage)
+	// What the display shows: a hash of its pixels, not a copy; held is
+	// the last frame pushed while its preview is still due (nil after).
+	shownSum uint64
+	shownGen uint64
+	shownOK  bool // the frame is on the display (false after an outage)
+	held     *image.RGBA
 
 	m           Metrics
 	sentMetrics Metrics
@@ -64,7 +66,6 @@ type run struct {
 	previewDue  bool
 	previewSum  uint64 // hash of the pixels of the last preview sent
 	previewSent bool
-	pngBuf      bytes.Buffer
 	noteStatus  NotificationStatus
 	noteSent    bool // noteStatus was reported at least once
 }
@@ -78,13 +79,10 @@ type applied struct {
 // Run drives the device until ctx is done, telling obs what it sees. It
 // returns nil on cancellation.
 func (c *Controller) Run(ctx context.Context, obs Observer) error {
-	size := c.Size()
 	r := &run{
 		Controller: c,
 		ctx:        ctx,
 		obs:        obs,
-		buf:        image.NewRGBA(image.Rect(0, 0, size.W, size.H)),
-		shown:      image.NewRGBA(image.Rect(0, 0, size.W, size.H)),
 		m:          Metrics{Status: StatusSwitching},
 		minGap:     time.Duration(float64(time.Second) / c.maxFPS),
 	}

@@ -329,7 +329,7 @@ func buildDevices(cfg Config, handler slog.Handler, ver string, images *picture.
 		}
 	}
 	known := kinds()
-	previews := device.NewPreviews()
+	previews, buffers := device.NewPreviews(), device.NewBuffers()
 	var out []bridge.Device
 	for _, dc := range cfg.Devices {
 		kind, ok := known.Lookup(dc.Type)
@@ -337,7 +337,7 @@ func buildDevices(cfg Config, handler slog.Handler, ver string, images *picture.
 			closeAll()
 			return nil, nil, fmt.Errorf("device %s: %w %q", dc.ID, device.ErrUnknownKind, dc.Type)
 		}
-		drv, closeDrv, err := kind.Open(device.OpenOptions{Host: dc.Host, API: dc.API, Logger: log.With(logkey.Device, dc.ID)})
+		drv, closeDrv, err := kind.Open(device.OpenOptions{Host: dc.Host, API: dc.API, Logger: log.With(logkey.Device, dc.ID), Buffers: buffers})
 		if err != nil {
 			closeAll()
 			return nil, nil, fmt.Errorf("device %s: %w", dc.ID, err)
@@ -356,6 +356,7 @@ func buildDevices(cfg Config, handler slog.Handler, ver string, images *picture.
 			LogHandler:    handler,
 			ProbeEvery:    dc.ProbeInterval,
 			Previews:      previews,
+			Buffers:       buffers,
 		})
 		out = append(out, bridge.Device{
 			ID:         dc.ID,

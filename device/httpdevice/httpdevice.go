@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -156,15 +157,20 @@ type Reply struct {
 func (c *Client) Do(ctx context.Context, op, method, target string, body []byte) (Reply, error) {
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(rctx, method, target, rd)
+	req, err := http.NewRequestWithContext(rctx, method, target, nil)
 	if err != nil {
 		return Reply{}, fmt.Errorf("%s: %s: new request: %w", c.cfg.Name, op, err)
 	}
-	if body != nil {
+	switch {
+	case body == nil:
+	case len(body) == 0:
+		req.Body = http.NoBody
+		req.Header.Set("Content-Type", "application/json")
+	default:
+		// Sent with its Content-Length (a Pixoo takes no chunked body).
+		fenced := &fencedReader{r: bytes.NewReader(body)}
+		defer fenced.fence()
+		req.Body, req.ContentLength = fenced, int64(len(body))
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.hc.Do(req)
@@ -228,3 +234,34 @@ func readCapped(buf []byte, r io.Reader, limit int) ([]byte, error) {
 		}
 	}
 }
+
+// fencedReader is a request body the transport can read only until Do
+// returns: the transport may go on reading a body after the answer came
+// (an early answer, a cancelled request), while the caller reuses the
+// bytes for its next request.
+type fencedReader struct {
+	mu     sync.Mutex
+	r      *bytes.Reader
+	fenced bool
+}
+
+func (f *fencedReader) Read(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fenced {
+		return 0, errFenced
+	}
+	return f.r.Read(p)
+}
+
+func (f *fencedReader) Close() error { return nil }
+
+// fence ends the reads.
+func (f *fencedReader) fence() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fenced = true
+}
+
+// errFenced is what a body read after its request ended gets.
+var errFenced = errors.New("request body read after the request ended")

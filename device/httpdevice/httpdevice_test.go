@@ -1,9 +1,15 @@
 package httpdevice_test
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pidicon/pidicon-mqtt/device/httpdevice"
 )
@@ -47,6 +53,33 @@ func TestExcerpt(t *testing.T) {
 	} {
 		if got := httpdevice.Excerpt([]byte(tt.data)); got != tt.want {
 			t.Errorf("Excerpt(%q) = %s, want %s", tt.data, got, tt.want)
+		}
+	}
+}
+
+// TestDo_BodyReusableWhenAnsweredEarly: a device that answers before it
+// read the whole body does not keep the transport reading the caller's
+// bytes after Do returned (the caller reuses them for the next frame;
+// with -race, a read after Do would be reported). The body goes with its
+// Content-Length, not chunked.
+func TestDo_BodyReusableWhenAnsweredEarly(t *testing.T) {
+	lengths := make(chan string, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lengths <- r.Header.Get("Content-Length") + " " + strings.Join(r.TransferEncoding, ",")
+		io.WriteString(w, `{"error_code":0}`) // without reading the body
+	}))
+	defer srv.Close()
+	c := httpdevice.New(httpdevice.Config{Name: "test", Timeout: 5 * time.Second, MaxReply: 1 << 10})
+	body := bytes.Repeat([]byte("x"), 8<<20)
+	for i := range 5 {
+		if _, err := c.Do(context.Background(), "op", http.MethodPost, srv.URL, body); err != nil {
+			t.Logf("request %d: %v", i, err) // the server may close the connection mid-body
+		}
+		for j := range body {
+			body[j] = byte(i) // the next frame
+		}
+		if got := <-lengths; got != "8388608 " {
+			t.Fatalf("Content-Length and Transfer-Encoding %q, want 8388608 and none", got)
 		}
 	}
 }

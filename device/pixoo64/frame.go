@@ -1,6 +1,7 @@
 package pixoo64
 
 import (
+	"context"
 	"encoding/base64"
 	"image"
 	"strconv"
@@ -34,12 +35,21 @@ func checkFrame(frame *image.RGBA) error {
 	return scene.Size{W: Width, H: Height}.CheckFrame(frame)
 }
 
+// sendFrame sends frame as pic in a Draw/SendHttpGif, encoded in a buffer
+// borrowed for the time of the request.
+func (c *Client) sendFrame(ctx context.Context, pic picture, frame *image.RGBA) error {
+	buf := c.buffers.Bytes(frameBytes + frameBodyCap)
+	defer c.buffers.PutBytes(buf)
+	rgb := (*buf)[:frameBytes]
+	body := appendFrameBody((*buf)[frameBytes:frameBytes], rgb, pic, frame)
+	return c.post(ctx, cmdSendHttpGif, body, nil)
+}
+
 // appendFrameBody appends the Draw/SendHttpGif body that sends frame (a
 // frame checkFrame accepts) as pic. PicData is the base64 of the frame as
 // RGB888, row-major: pixel (x, y) at byte (y*64+x)*3. It converts through
-// c.rgb, so it allocates nothing once dst is large enough.
-func (c *Client) appendFrameBody(dst []byte, pic picture, frame *image.RGBA) []byte {
-	rgb := c.rgb[:]
+// rgb (frameBytes long), so it allocates nothing once dst is large enough.
+func appendFrameBody(dst, rgb []byte, pic picture, frame *image.RGBA) []byte {
 	for y := range Height {
 		i := frame.PixOffset(frame.Rect.Min.X, frame.Rect.Min.Y+y)
 		row := frame.Pix[i : i+Width*4 : i+Width*4]

@@ -109,11 +109,15 @@ type Options struct {
 	// Draw/ResetHttpGifId commands: 1 resets before every frame. Zero or
 	// less means DefaultResetEvery.
 	ResetEvery int
+	// Buffers lends the buffers a frame is encoded in (nil: allocated per
+	// frame).
+	Buffers *device.Buffers
 }
 
 // Client drives one Pixoo 64. Like every device.Driver it is used from one
 // goroutine only (the device's Controller) and is not safe for concurrent
-// use; that lets it reuse its encoding buffers between frames.
+// use. It holds no frame between two pushes: the buffers a frame is
+// encoded in are borrowed from Options.Buffers for the time of a push.
 type Client struct {
 	// endpoints are the URLs commands may go to, in the order they are
 	// tried: one, or with APIAuto the classic one and then divoom_api.
@@ -133,8 +137,7 @@ type Client struct {
 	// the PicOffset of its next frame.
 	animID, animNext int
 
-	rgb  [frameBytes]byte // one frame as RGB888, reused
-	body []byte           // the Draw/SendHttpGif body, reused
+	buffers *device.Buffers
 }
 
 var (
@@ -176,8 +179,8 @@ func New(host string, opts Options) (*Client, error) {
 			MaxReply:   MaxReplyBytes,
 			BadReply:   ErrBadReply,
 		}),
-		ids:  picIDs{every: opts.ResetEvery},
-		body: make([]byte, 0, frameBodyCap),
+		ids:     picIDs{every: opts.ResetEvery},
+		buffers: opts.Buffers,
 	}, nil
 }
 
@@ -321,8 +324,7 @@ func (c *Client) PushFrame(ctx context.Context, frame *image.RGBA) error {
 	if err != nil {
 		return err
 	}
-	c.body = c.appendFrameBody(c.body[:0], picture{id: id, num: 1, speedMS: 1000}, frame)
-	if err := c.post(ctx, cmdSendHttpGif, c.body, nil); err != nil {
+	if err := c.sendFrame(ctx, picture{id: id, num: 1, speedMS: 1000}, frame); err != nil {
 		return err
 	}
 	c.ids.pushed(id)
@@ -365,8 +367,7 @@ func (c *Client) PushAnimationFrame(ctx context.Context, frame *image.RGBA, inde
 		return fmt.Errorf("pixoo64: %s: frame %d of an animation whose next frame is %d: start over at 0", cmdSendHttpGif, index, c.animNext)
 	}
 	speed := int(min(max(delay.Milliseconds(), 1), 60_000))
-	c.body = c.appendFrameBody(c.body[:0], picture{id: c.animID, num: count, offset: index, speedMS: speed}, frame)
-	if err := c.post(ctx, cmdSendHttpGif, c.body, nil); err != nil {
+	if err := c.sendFrame(ctx, picture{id: c.animID, num: count, offset: index, speedMS: speed}, frame); err != nil {
 		c.animID = 0
 		return err
 	}
@@ -418,7 +419,7 @@ func Kind() device.Kind {
 		NeedsHost:    true,
 		APIs:         APIs(),
 		Open: func(o device.OpenOptions) (device.Driver, func(), error) {
-			c, err := New(o.Host, Options{API: API(o.API), Logger: o.Logger})
+			c, err := New(o.Host, Options{API: API(o.API), Logger: o.Logger, Buffers: o.Buffers})
 			if err != nil {
 				return nil, nil, err
 			}

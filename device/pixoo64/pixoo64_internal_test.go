@@ -7,6 +7,8 @@ import (
 	"image"
 	"image/color"
 	"testing"
+
+	"github.com/pidicon/pidicon-mqtt/device"
 )
 
 func TestPicIDs(t *testing.T) {
@@ -74,17 +76,13 @@ func TestPicIDs(t *testing.T) {
 }
 
 func TestAppendFrameBody(t *testing.T) {
-	c, err := New("127.0.0.1", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	frame := image.NewRGBA(image.Rect(0, 0, 64, 64))
 	frame.SetRGBA(0, 0, color.RGBA{R: 1, G: 2, B: 3, A: 255})
 	frame.SetRGBA(63, 0, color.RGBA{R: 4, G: 5, B: 6, A: 255})
 	frame.SetRGBA(0, 1, color.RGBA{R: 7, G: 8, B: 9, A: 255})
 	frame.SetRGBA(63, 63, color.RGBA{R: 10, G: 11, B: 12, A: 0})
 
-	body := c.appendFrameBody(nil, picture{id: 12345, num: 1, speedMS: 1000}, frame)
+	body := appendFrameBody(nil, make([]byte, frameBytes), picture{id: 12345, num: 1, speedMS: 1000}, frame)
 	if len(body) > frameBodyCap {
 		t.Errorf("body is %d bytes, over frameBodyCap %d", len(body), frameBodyCap)
 	}
@@ -149,10 +147,7 @@ func FuzzCheckReply(f *testing.F) {
 }
 
 func BenchmarkPushFrameEncode(b *testing.B) {
-	c, err := New("127.0.0.1", Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	buffers := device.NewBuffers()
 	frame := image.NewRGBA(image.Rect(0, 0, 64, 64))
 	for i := range frame.Pix {
 		frame.Pix[i] = byte(i * 7)
@@ -162,6 +157,8 @@ func BenchmarkPushFrameEncode(b *testing.B) {
 	id := 0
 	for b.Loop() {
 		id = id%DefaultResetEvery + 1
-		c.body = c.appendFrameBody(c.body[:0], picture{id: id, num: 1, speedMS: 1000}, frame)
+		buf := buffers.Bytes(frameBytes + frameBodyCap)
+		appendFrameBody((*buf)[frameBytes:frameBytes], (*buf)[:frameBytes], picture{id: id, num: 1, speedMS: 1000}, frame)
+		buffers.PutBytes(buf)
 	}
 }

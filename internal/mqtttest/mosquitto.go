@@ -121,7 +121,7 @@ func (b *Mosquitto) Stop() {
 }
 
 // StartAgain starts the broker on the same port and waits until it accepts
-// connections.
+// connections (on the plain listener too, if it has one).
 func (b *Mosquitto) StartAgain() {
 	b.t.Helper()
 	b.mu.Lock()
@@ -139,7 +139,7 @@ func (b *Mosquitto) StartAgain() {
 		}
 		exited := make(chan struct{})
 		go func() { cmd.Wait(); close(exited) }()
-		if waitListening(b.port, exited, 5*time.Second) {
+		if waitListening(b.port, exited, 5*time.Second) && (b.plain == 0 || waitListening(b.plain, exited, 5*time.Second)) {
 			b.cmd, b.exited, b.out = cmd, exited, out
 			return
 		}

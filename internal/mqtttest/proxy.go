@@ -13,16 +13,19 @@ import (
 const (
 	TypeConnect    = 1
 	TypePublish    = 3
+	TypeSubscribe  = 8
 	TypeDisconnect = 14
 )
 
 // Packet is one MQTT packet a client sent through a Proxy. Topic, Payload
-// and Retain are set for PUBLISH packets (MQTT 3.1.1 layout).
+// and Retain are set for PUBLISH packets (MQTT 3.1.1 layout); Filters for
+// SUBSCRIBE packets.
 type Packet struct {
 	Type    byte
 	Topic   string
 	Payload []byte
 	Retain  bool
+	Filters []string
 }
 
 // Proxy forwards TCP connections to a broker, records the packets clients
@@ -38,6 +41,7 @@ type Proxy struct {
 	mu      sync.Mutex
 	conns   map[net.Conn]bool // both ends of every forwarded connection
 	refuse  bool
+	hold    func(Packet) bool
 	packets []Packet
 	changed chan struct{} // closed and replaced on every packet
 }
@@ -77,6 +81,15 @@ func (p *Proxy) Resume() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.refuse = false
+}
+
+// Hold stops forwarding what a client sends from its first packet for
+// which match is true on (that packet included), as a broker that stopped
+// reading; the connection stays open. Recording goes on.
+func (p *Proxy) Hold(match func(Packet) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hold = match
 }
 
 // Sent returns the packets clients have sent so far, in order.
@@ -138,23 +151,31 @@ func (p *Proxy) accept() {
 }
 
 // forward copies from → to until either closes; what a client sends is
-// split into packets and recorded.
+// split into packets, recorded, and forwarded packet by packet unless
+// held.
 func (p *Proxy) forward(from, to net.Conn, fromClient bool) {
 	defer func() {
 		from.Close()
 		to.Close()
 	}()
 	var pending []byte
+	held := false
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := from.Read(buf)
-		if n > 0 {
+		if n > 0 && !fromClient {
 			if _, werr := to.Write(buf[:n]); werr != nil {
 				return
 			}
-			if fromClient {
-				pending = append(pending, buf[:n]...)
-				pending = p.record(pending)
+		}
+		if n > 0 && fromClient {
+			pending = append(pending, buf[:n]...)
+			var complete []byte
+			complete, pending, held = p.record(pending, held)
+			if len(complete) > 0 {
+				if _, werr := to.Write(complete); werr != nil {
+					return
+				}
 			}
 		}
 		if err != nil {
@@ -163,19 +184,26 @@ func (p *Proxy) forward(from, to net.Conn, fromClient bool) {
 	}
 }
 
-// record takes the complete packets off the front of b and returns the
-// rest.
-func (p *Proxy) record(b []byte) []byte {
+// record takes the complete packets off the front of b and records them;
+// it returns the bytes to forward (those before a held packet), the rest
+// of b, and whether the connection is held now.
+func (p *Proxy) record(b []byte, held bool) (forward, rest []byte, _ bool) {
 	for {
 		pk, size, err := parsePacket(b)
 		if err != nil {
-			return b // incomplete: wait for more
+			return forward, b, held // incomplete: wait for more
 		}
 		p.mu.Lock()
 		p.packets = append(p.packets, pk)
 		close(p.changed)
 		p.changed = make(chan struct{})
+		if !held && p.hold != nil && p.hold(pk) {
+			held = true
+		}
 		p.mu.Unlock()
+		if !held {
+			forward = append(forward, b[:size]...)
+		}
 		b = b[size:]
 	}
 }
@@ -216,6 +244,16 @@ func parsePacket(b []byte) (Packet, int, error) {
 				rest = rest[2:] // packet id
 			}
 			pk.Payload = append([]byte(nil), rest...)
+		}
+	}
+	if pk.Type == TypeSubscribe && len(body) >= 2 {
+		for rest := body[2:]; len(rest) >= 2; {
+			n := int(binary.BigEndian.Uint16(rest))
+			if 2+n >= len(rest) {
+				break // the options byte is missing
+			}
+			pk.Filters = append(pk.Filters, string(rest[2:2+n]))
+			rest = rest[2+n+1:]
 		}
 	}
 	return pk, i + length, nil
