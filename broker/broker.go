@@ -34,6 +34,11 @@ import (
 // them.
 const MaxPacket = 1<<20 + 16<<10
 
+// DaemonMaxPacket is the largest packet the daemon's own login may send:
+// bridge/info lists every display with its scenes, about a megabyte for
+// ten thousand displays.
+const DaemonMaxPacket = 64 << 20
+
 // ErrPacketTooLarge is reported (naming the client) when the broker closes
 // a connection because of a packet over MaxPacket.
 var ErrPacketTooLarge = fmt.Errorf("sent a packet over %d KiB (the embedded broker's limit): disconnected", MaxPacket>>10)
@@ -216,7 +221,10 @@ func Start(opts Options) (*Broker, error) {
 	// memory (before login, the gate reads the CONNECT, at most
 	// MaxConnect). Commands are at most 16 KiB, notifications 72 KiB,
 	// image uploads 1 MiB; frames and discovery configs a few KB.
-	caps.MaximumPacketSize = MaxPacket
+	// The gate's clientConn holds each client to its own limit (MaxPacket,
+	// or DaemonMaxPacket for the daemon) as it reads; mochi's is the
+	// larger one.
+	caps.MaximumPacketSize = DaemonMaxPacket
 	// mochi copies the properties of a QoS 1 publish into its PUBACK and
 	// then writes the PUBACK with reason code 0x01 (a SUBACK code), which
 	// MQTT.js refuses as malformed: acknowledgements without them.

@@ -160,24 +160,24 @@ func (g *gate) open(listener string, raw net.Conn) *trackedConn {
 }
 
 // admit ends the pending phase of a connection whose CONNECT was read.
-func (g *gate) admit(e *entry, conn net.Conn, pk packets.Packet) error {
-	daemon := g.isDaemon != nil && g.isDaemon(e.listener, conn, pk)
+func (g *gate) admit(e *entry, conn net.Conn, pk packets.Packet) (daemon bool, _ error) {
+	daemon = g.isDaemon != nil && g.isDaemon(e.listener, conn, pk)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if e.elem == nil { // evicted, or closed by a shutdown
 		if e.evicted {
-			return errEvicted
+			return daemon, errEvicted
 		}
-		return net.ErrClosed
+		return daemon, net.ErrClosed
 	}
 	g.pending.Remove(e.elem)
 	e.elem = nil
 	if !daemon && g.clients >= g.limits.maxClients {
-		return errTooManyClients
+		return daemon, errTooManyClients
 	}
 	e.client = true
 	g.clients++
-	return nil
+	return daemon, nil
 }
 
 // release forgets a closed connection.
@@ -210,8 +210,9 @@ func (g *gate) serve(listener string, tc *trackedConn, conn net.Conn, establish 
 	conn.SetReadDeadline(tc.entry.deadline)
 	conn.SetWriteDeadline(tc.entry.deadline)
 	first, pk, err := readConnect(conn, g.limits.maxConnect)
+	daemon := false
 	if err == nil {
-		err = g.admit(tc.entry, conn, pk)
+		daemon, err = g.admit(tc.entry, conn, pk)
 		if errors.Is(err, errTooManyClients) {
 			refuseBusy(conn, pk.ProtocolVersion)
 		}
@@ -238,7 +239,11 @@ func (g *gate) serve(listener string, tc *trackedConn, conn net.Conn, establish 
 	// one for each write.
 	conn.SetReadDeadline(time.Time{})
 	conn.SetWriteDeadline(time.Time{})
-	establish(listener, &clientConn{Conn: conn, replay: first})
+	limit := MaxPacket
+	if daemon {
+		limit = DaemonMaxPacket
+	}
+	establish(listener, &clientConn{Conn: conn, replay: first, limit: packetLimit{max: limit}})
 }
 
 // shutdown closes every connection of listener: the pending ones at once,
@@ -367,6 +372,7 @@ func trackedOf(c net.Conn) *trackedConn {
 type clientConn struct {
 	net.Conn
 	replay []byte
+	limit  packetLimit // what it sends, as it is read
 
 	// emptyWill: the client's will has an empty payload, which mochi
 	// refuses; the hook lets it through with a placeholder and empties it
@@ -397,9 +403,57 @@ func (c *clientConn) Read(p []byte) (int, error) {
 	if len(c.replay) > 0 {
 		n := copy(p, c.replay)
 		c.replay = c.replay[n:]
-		return n, nil
+		return n, c.limit.scan(p[:n])
 	}
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if lerr := c.limit.scan(p[:n]); lerr != nil {
+		return 0, lerr
+	}
+	return n, err
+}
+
+// packetLimit follows the MQTT packets of a client's stream and refuses
+// one over max bytes as soon as its fixed header is read, before mochi
+// reads (and allocates) it. The limit is per connection: the daemon's own
+// are larger (DaemonMaxPacket) than other clients' (MaxPacket).
+type packetLimit struct {
+	max      int
+	skip     int  // bytes of the current packet's body still to come
+	inLength bool // reading the remaining length
+	length   int
+	shift    uint
+}
+
+// scan follows b, the next bytes of the stream.
+func (l *packetLimit) scan(b []byte) error {
+	for i := 0; i < len(b); {
+		switch {
+		case l.skip > 0:
+			n := min(l.skip, len(b)-i)
+			l.skip -= n
+			i += n
+		case !l.inLength: // the packet type
+			l.inLength, l.length, l.shift = true, 0, 0
+			i++
+		default:
+			c := b[i]
+			i++
+			l.length |= int(c&0x7f) << l.shift
+			l.shift += 7
+			if c&0x80 != 0 {
+				if l.shift >= 28 {
+					return fmt.Errorf("%w: a remaining length of more than 4 bytes", packets.ErrMalformedPacket)
+				}
+				continue
+			}
+			l.inLength = false
+			if l.length+1 > l.max {
+				return fmt.Errorf("%w: %d bytes, over %d", packets.ErrPacketTooLarge, l.length+1, l.max)
+			}
+			l.skip = l.length
+		}
+	}
+	return nil
 }
 
 func (c *clientConn) Write(p []byte) (int, error) {

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -337,5 +338,67 @@ func TestBroker_CloseDoesNotWaitForClients(t *testing.T) {
 		t.Logf("Close took %v", time.Since(began))
 	case <-time.After(3 * time.Second):
 		t.Fatal("Close still waits after 3s")
+	}
+}
+
+// TestBroker_DaemonMayPublishLargerPackets: the daemon's own login may
+// publish more than MaxPacket (bridge/info of ten thousand displays is
+// over a megabyte; the broker cut the daemon off and it reconnected in a
+// loop), while another client sending as much is disconnected.
+func TestBroker_DaemonMayPublishLargerPackets(t *testing.T) {
+	b := start(t, Options{DaemonClientID: daemonID})
+	watcher := mqtttest.Connect(t, b.URL())
+	watcher.Subscribe("pidicon/bridge/info")
+	user, pass := b.DaemonLogin()
+	daemon, err := mqtttest.TryConnect(t, b.URL(), mqtttest.Login{ClientID: daemonID, Username: user, Password: pass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 2*MaxPacket)
+	daemon.Publish("pidicon/bridge/info", big, true)
+	watcher.WaitFor(10*time.Second, "the daemon's large bridge/info", func(m mqtttest.Msg) bool { return len(m.Payload) == len(big) })
+	if s := b.Stats(); s.PacketsTooLarge != 0 {
+		t.Errorf("%d packets counted too large", s.PacketsTooLarge)
+	}
+	other, _ := connectRaw(t, b.Addr(), 4, packets.ConnectParams{ClientIdentifier: "other"})
+	other.tryWrite(other.encode(publishPacket("elsewhere/x", []byte(big), 0, false, 0)))
+	if !other.closedByPeer() {
+		t.Fatal("another client sent more than MaxPacket and is still connected")
+	}
+}
+
+// TestPacketLimit_SplitReads: the limit follows packets however the
+// stream is cut into reads, and refuses the first one over it.
+func TestPacketLimit_SplitReads(t *testing.T) {
+	var stream []byte
+	sizes := []int{0, 1, 127, 128, 16383, 16384, 100, 2097151, 5}
+	for _, n := range sizes {
+		stream = append(stream, 0x30) // PUBLISH
+		l := n
+		for {
+			c := byte(l & 0x7f)
+			l >>= 7
+			if l > 0 {
+				c |= 0x80
+			}
+			stream = append(stream, c)
+			if l == 0 {
+				break
+			}
+		}
+		stream = append(stream, make([]byte, n)...)
+	}
+	for _, max := range []int{2097152, 16384} {
+		for _, chunk := range []int{1, 2, 3, 7, 4096, len(stream)} {
+			l := packetLimit{max: max}
+			var err error
+			for i := 0; i < len(stream) && err == nil; i += chunk {
+				err = l.scan(stream[i:min(i+chunk, len(stream))])
+			}
+			wantErr := max < 2097152
+			if (err != nil) != wantErr || (err != nil && !errors.Is(err, packets.ErrPacketTooLarge)) {
+				t.Errorf("max %d, reads of %d: %v, want an error: %v", max, chunk, err, wantErr)
+			}
+		}
 	}
 }

@@ -67,6 +67,8 @@ func (o *observed) prometheus() []byte {
 		sample{value: float64(ms.HeapAlloc)})
 	p.metric("go_memstats_heap_inuse_bytes", "gauge", "Bytes in in-use heap spans.",
 		sample{value: float64(ms.HeapInuse)})
+	p.metric("go_memstats_stack_inuse_bytes", "gauge", "Bytes of goroutine stacks (one goroutine per display).",
+		sample{value: float64(ms.StackInuse)})
 	p.metric("go_memstats_sys_bytes", "gauge", "Bytes of memory obtained from the OS.",
 		sample{value: float64(ms.Sys)})
 	if o.broker != nil {
