@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -495,9 +496,17 @@ func (h *brokerHook) OnConnect(cl *mochi.Client, _ packets.Packet) error {
 
 // OnPacketEncode tells MQTT 5 clients in the CONNACK the largest packet
 // the broker reads.
-func (h *brokerHook) OnPacketEncode(_ *mochi.Client, pk packets.Packet) packets.Packet {
-	if pk.FixedHeader.Type == packets.Connack && pk.ProtocolVersion == 5 && pk.ReasonCode < packets.ErrUnspecifiedError.Code {
+func (h *brokerHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.Packet {
+	switch {
+	case pk.FixedHeader.Type == packets.Connack && pk.ProtocolVersion == 5 && pk.ReasonCode < packets.ErrUnspecifiedError.Code:
 		pk.Properties.MaximumPacketSize = MaxPacket
+	case pk.FixedHeader.Type == packets.Publish && pk.SessionPresent:
+		// A retained publish OnPublish took from mochi: the retain flag
+		// back for a subscription that keeps it.
+		pk.SessionPresent = false
+		if cl.Properties.ProtocolVersion == 5 && retainAsPublished(cl, pk.TopicName) {
+			pk.FixedHeader.Retain = true
+		}
 	}
 	return pk
 }
@@ -627,13 +636,16 @@ func (h *brokerHook) OnWill(cl *mochi.Client, will mochi.Will) (mochi.Will, erro
 	return will, nil
 }
 
-// OnRetainMessage notes the change in the index of retained topics and
-// releases the write lock OnPublish or OnWill took.
+// OnRetainMessage moves a retained message mochi stored (a will) to the
+// broker's index, and releases the write lock OnPublish or OnWill took.
 func (h *brokerHook) OnRetainMessage(cl *mochi.Client, pk packets.Packet, _ int64) {
-	if len(pk.Payload) > 0 {
-		h.broker.retained.stored(pk.TopicName)
-	} else {
-		h.broker.retained.deleted(pk.TopicName)
+	if !strings.HasPrefix(pk.TopicName, "$") {
+		if len(pk.Payload) > 0 {
+			h.broker.retained.store(pk.TopicName, newRetainedMessage(pk, time.Now()))
+			h.broker.server.Topics.RetainMessage(packets.Packet{TopicName: pk.TopicName}) // mochi's copy, and its place in the tree
+		} else {
+			h.broker.retained.deleted(pk.TopicName)
+		}
 	}
 	if c := connOf(cl.Net.Conn); c != nil && c.holdsRetain.CompareAndSwap(true, false) {
 		h.broker.retainMu.Unlock()
@@ -682,9 +694,32 @@ func (h *brokerHook) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Pac
 		}
 		return pk, refuse(cl, pk, packets.ErrRetainNotSupported)
 	}
-	// mochi retains the message next, and then calls OnRetainMessage.
-	h.lockRetained(cl)
+	if strings.HasPrefix(pk.TopicName, "$") {
+		// mochi retains the message next, and then calls OnRetainMessage.
+		h.lockRetained(cl)
+		return pk, nil
+	}
+	// The broker's index keeps it (see retainedIndex); mochi delivers it
+	// as a plain publish, marked for OnPacketEncode.
+	if len(pk.Payload) > 0 {
+		b.retained.store(pk.TopicName, newRetainedMessage(pk, time.Now()))
+	} else {
+		b.retained.deleted(pk.TopicName)
+	}
+	pk.FixedHeader.Retain = false
+	pk.SessionPresent = true // unused by a PUBLISH: "was retained"
 	return pk, nil
+}
+
+// retainAsPublished reports whether one of cl's subscriptions matching
+// topic keeps the retain flag of live messages (MQTT 5).
+func retainAsPublished(cl *mochi.Client, topic string) bool {
+	for filter, sub := range cl.State.Subscriptions.GetAll() {
+		if sub.RetainAsPublished && matchFilter(filter, topic) {
+			return true
+		}
+	}
+	return false
 }
 
 // report logs a refused publish (at most a line a second) and tells

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // TestBroker_RetainedMessagesDoNotExpire publishes a retained message to the
@@ -24,11 +25,25 @@ func TestBroker_RetainedMessagesDoNotExpire(t *testing.T) {
 	if tok := c.Publish("pidicon/demo/state", 1, true, `{"brightness":1}`); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("publish: %v", tok.Error())
 	}
-	msgs := b.server.Topics.Messages("pidicon/demo/state")
-	if len(msgs) != 1 {
-		t.Fatalf("%d retained messages, want 1", len(msgs))
+	msg, _, ok := b.retained.get("pidicon/demo/state", time.Now().AddDate(10, 0, 0))
+	if !ok {
+		t.Fatal("no retained message ten years on")
 	}
-	if exp := msgs[0].Expiry; exp != 0 {
-		t.Errorf("the retained message expires at %v", time.Unix(exp, 0))
+	if msg.expiry != 0 {
+		t.Errorf("the retained message expires at %v", time.Unix(msg.expiry, 0))
+	}
+}
+
+// TestRetainedMessage_ExpiresAsItsPublisherSaid: an MQTT 5 message expiry
+// on a retained message holds: it is gone for new subscribers after it.
+func TestRetainedMessage_ExpiresAsItsPublisherSaid(t *testing.T) {
+	var x retainedIndex
+	now := time.Now()
+	x.store("a", newRetainedMessage(packets.Packet{Payload: []byte("1"), Properties: packets.Properties{MessageExpiryInterval: 10}}, now))
+	if _, _, ok := x.get("a", now.Add(5*time.Second)); !ok {
+		t.Fatal("gone before its expiry")
+	}
+	if _, _, ok := x.get("a", now.Add(11*time.Second)); ok {
+		t.Fatal("still there after its expiry")
 	}
 }

@@ -1,31 +1,47 @@
 package broker
 
 import (
+	"bytes"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
-// The retained messages of a new subscription (MQTT 3.3.1-9) are sent by
-// the broker's own feed, not by mochi: mochi puts every one of them in the
-// client's queue at once and drops what does not fit (more than 8,192
-// unacknowledged, or queued), so a late subscriber to pidicon/# of a
-// thousand displays got a part of their state. The feed walks an index of
-// the retained topics with a cursor and sends, per client, at most
+// The broker keeps the retained messages of every topic that does not
+// begin with '$' itself, in retainedIndex, and sends them to new
+// subscriptions with its own feed; mochi keeps only $SYS.
+//
+// Why not mochi's: mochi keeps each retained message as a whole packet
+// (about a kilobyte of struct) in a topic tree with four maps at every
+// level, copies all of them every second to look for expired ones, and
+// puts every retained message of a new subscription in the client's queue
+// at once, dropping what does not fit (more than 8,192 unacknowledged, or
+// queued): a late subscriber to pidicon/# of a thousand displays got a
+// part of their state, and ten thousand displays cost 17 KB each in mochi.
+//
+// The hook takes a retained publish before mochi stores it (OnPublish):
+// the index stores it and mochi delivers it as a plain publish, marked so
+// that OnPacketEncode puts the retain flag back for MQTT 5 subscriptions
+// that keep it (retain as published). A retained will, which mochi stores
+// without asking, is moved to the index as soon as mochi stored it
+// (OnRetainMessage).
+//
+// The feed walks the index with a cursor and sends, per client, at most
 // feedWindow QoS 1/2 messages that the client has not acknowledged; each
-// write waits for the client's socket. What a late subscriber costs is
-// one goroutine and its window, however many topics there are.
+// write waits for the client's socket. What a late subscriber costs is one
+// goroutine and its window, however many topics there are.
 //
 // A retained message can change while the feed sends it. The subscription
 // already exists, so the client gets the change as a live publish; the
 // feed must not send the old value after it. Every change of a retained
-// topic gets a new version in the index (after mochi stored it, before
-// mochi delivers it); the feed reads the version before it reads the
-// message and again after it wrote it, and sends the topic again while the
-// two differ. A topic deleted meanwhile is sent once more with an empty
+// topic gets a new version in the index (before mochi delivers it live);
+// the feed reads the message with its version, and the version again
+// after it wrote the message, and sends the topic again while the two
+// differ. A topic deleted meanwhile is sent once more with an empty
 // payload, which tells the client it is gone.
 //
 // Filters that begin with '$' ($SYS) and shared subscriptions are left to
@@ -46,10 +62,10 @@ const (
 // is sent again; its live publishes reach the client anyway.
 const feedRetries = 8
 
-// retainedIndex lists the topics that hold a retained message, each in a
-// slot it keeps until it is deleted, so that a feed can walk them with a
-// cursor while topics come and go. A new topic may land in a slot the
-// cursor has passed: its publish reached the subscriber live.
+// retainedIndex holds the retained messages, each topic in a slot it
+// keeps until it is deleted, so that a feed can walk them with a cursor
+// while topics come and go. A new topic may land in a slot the cursor has
+// passed: its publish reached the subscriber live.
 type retainedIndex struct {
 	mu     sync.Mutex
 	slots  []retainedSlot
@@ -62,6 +78,56 @@ type retainedIndex struct {
 type retainedSlot struct {
 	topic   string
 	version uint64
+	msg     *retainedMessage
+}
+
+// retainedMessage is a retained message as the index keeps it: what a
+// subscriber gets of it, not the whole packet.
+type retainedMessage struct {
+	payload []byte
+	qos     byte
+	origin  string // the publishing client, for no-local subscriptions
+	created int64  // unix seconds
+	expiry  int64  // unix seconds; 0: never (MQTT 5 message expiry)
+	props   *packets.Properties
+}
+
+// newRetainedMessage keeps what a subscriber gets of pk: its payload (a
+// copy, not the packet's read buffer), QoS, origin and MQTT 5 properties
+// when it has any.
+func newRetainedMessage(pk packets.Packet, now time.Time) *retainedMessage {
+	m := &retainedMessage{payload: bytes.Clone(pk.Payload), qos: pk.FixedHeader.Qos, origin: pk.Origin, created: now.Unix()}
+	props := pk.Properties.Copy(false)
+	props.TopicAlias, props.TopicAliasFlag, props.SubscriptionIdentifier = 0, false, nil
+	if props.MessageExpiryInterval > 0 {
+		m.expiry = m.created + int64(props.MessageExpiryInterval)
+	}
+	if !isZeroProperties(props) {
+		m.props = &props
+	}
+	return m
+}
+
+// isZeroProperties reports whether p holds nothing a subscriber would get.
+func isZeroProperties(p packets.Properties) bool {
+	return p.PayloadFormat == 0 && !p.PayloadFormatFlag && p.MessageExpiryInterval == 0 &&
+		p.ContentType == "" && p.ResponseTopic == "" && len(p.CorrelationData) == 0 && len(p.User) == 0
+}
+
+// packet is m as a PUBLISH to topic, with the retain flag.
+func (m *retainedMessage) packet(topic string) packets.Packet {
+	pk := packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: m.qos, Retain: true},
+		TopicName:   topic,
+		Payload:     m.payload,
+		Origin:      m.origin,
+		Created:     m.created,
+		Expiry:      m.expiry,
+	}
+	if m.props != nil {
+		pk.Properties = m.props.Copy(false)
+	}
+	return pk
 }
 
 // retainedTopic is a topic the feed is about to send, with its version
@@ -71,24 +137,25 @@ type retainedTopic struct {
 	version uint64
 }
 
-// stored records that topic holds a new retained message.
-func (x *retainedIndex) stored(topic string) {
+// store makes msg topic's retained message.
+func (x *retainedIndex) store(topic string, msg *retainedMessage) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.seq++
 	if i, ok := x.byName[topic]; ok {
-		x.slots[i].version = x.seq
+		x.slots[i].version, x.slots[i].msg = x.seq, msg
 		return
 	}
 	if x.byName == nil {
 		x.byName = make(map[string]int)
 	}
+	slot := retainedSlot{topic: topic, version: x.seq, msg: msg}
 	i := len(x.slots)
 	if n := len(x.free); n > 0 {
 		i, x.free = x.free[n-1], x.free[:n-1]
-		x.slots[i] = retainedSlot{topic: topic, version: x.seq}
+		x.slots[i] = slot
 	} else {
-		x.slots = append(x.slots, retainedSlot{topic: topic, version: x.seq})
+		x.slots = append(x.slots, slot)
 	}
 	x.byName[topic] = i
 }
@@ -104,6 +171,22 @@ func (x *retainedIndex) deleted(topic string) {
 	delete(x.byName, topic)
 	x.slots[i] = retainedSlot{}
 	x.free = append(x.free, i)
+}
+
+// get returns topic's retained message and its version; false when it has
+// none (or it expired).
+func (x *retainedIndex) get(topic string, now time.Time) (*retainedMessage, uint64, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	i, ok := x.byName[topic]
+	if !ok {
+		return nil, 0, false
+	}
+	s := x.slots[i]
+	if s.msg.expiry > 0 && s.msg.expiry < now.Unix() {
+		return nil, 0, false
+	}
+	return s.msg, s.version, true
 }
 
 // version is topic's version, and whether it holds a retained message.
@@ -283,14 +366,18 @@ func (f *retainedFeed) drop() {
 // gone.
 func (f *retainedFeed) send(sub feedSub, t retainedTopic) bool {
 	for try := 0; ; try++ {
-		pk, ok := f.b.server.Topics.Retained.Get(t.name)
+		msg, version, ok := f.b.retained.get(t.name, time.Now())
 		if hook := f.b.afterFeedRead.Load(); hook != nil {
 			(*hook)(t.name)
 		}
-		if !ok {
-			if try == 0 {
-				return true // deleted since the feed took it: the client saw it go
-			}
+		var pk packets.Packet
+		switch {
+		case ok:
+			pk = msg.packet(t.name)
+			t.version = version
+		case try == 0:
+			return true // deleted since the feed took it: the client saw it go
+		default:
 			pk = packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Retain: true}, TopicName: t.name}
 		}
 		if sub.noLocal && pk.Origin == f.cl.ID {
@@ -300,10 +387,9 @@ func (f *retainedFeed) send(sub feedSub, t retainedTopic) bool {
 			return false
 		}
 		version, exists := f.b.retained.version(t.name)
-		if (exists && version == t.version) || (!exists && !ok) || try == feedRetries {
+		if (exists && ok && version == t.version) || (!exists && !ok) || try == feedRetries {
 			return true
 		}
-		t.version = version
 	}
 }
 

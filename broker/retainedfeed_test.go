@@ -321,7 +321,7 @@ func TestRetainedIndex_CursorSeesEveryTopicThatStays(t *testing.T) {
 	var x retainedIndex
 	const n = 3 * feedScan
 	for i := range n {
-		x.stored(fmt.Sprintf("t/%d", i))
+		x.store(fmt.Sprintf("t/%d", i), &retainedMessage{})
 	}
 	seen := make(map[string]bool)
 	var batch []retainedTopic
@@ -333,11 +333,43 @@ func TestRetainedIndex_CursorSeesEveryTopicThatStays(t *testing.T) {
 		}
 		// Churn: delete an odd topic, add a new one (it may reuse the slot).
 		x.deleted(fmt.Sprintf("t/%d", 2*round+1))
-		x.stored(fmt.Sprintf("new/%d", round))
+		x.store(fmt.Sprintf("new/%d", round), &retainedMessage{})
 	}
 	for i := 0; i < n; i += 2 {
 		if !seen[fmt.Sprintf("t/%d", i)] {
 			t.Fatalf("t/%d was never seen", i)
 		}
+	}
+}
+
+// TestBroker_LiveRetainedPublishKeepsItsFlagWhereAsked: a retained
+// publish reaches live subscribers without the retain flag, except an
+// MQTT 5 subscription with retain as published.
+func TestBroker_LiveRetainedPublishKeepsItsFlagWhereAsked(t *testing.T) {
+	b := startFeedBroker(t, 0)
+	subscriber := func(id string, version byte, rap bool) *rawClient {
+		c, _ := connectRaw(t, b.Addr(), version, packets.ConnectParams{ClientIdentifier: id})
+		c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1,
+			Filters: packets.Subscriptions{{Filter: "live/#", Qos: 0, RetainAsPublished: rap}}})
+		c.readType(packets.Suback)
+		return c
+	}
+	kept, plain5, plain3 := subscriber("kept", 5, true), subscriber("plain5", 5, false), subscriber("plain3", 4, false)
+	pub := connectPaho(t, b, "publisher")
+	if tok := pub.Publish("live/x", 1, true, "v"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	for _, tc := range []struct {
+		c    *rawClient
+		want bool
+	}{{kept, true}, {plain5, false}, {plain3, false}} {
+		if pk := tc.c.readType(packets.Publish); pk.FixedHeader.Retain != tc.want || string(pk.Payload) != "v" {
+			t.Errorf("retain %v payload %q, want retain %v", pk.FixedHeader.Retain, pk.Payload, tc.want)
+		}
+	}
+	// And it is retained for the next subscriber.
+	late := subscriber("late", 4, false)
+	if pk := late.readType(packets.Publish); !pk.FixedHeader.Retain || string(pk.Payload) != "v" {
+		t.Errorf("late subscriber: retain %v payload %q", pk.FixedHeader.Retain, pk.Payload)
 	}
 }

@@ -153,6 +153,8 @@ type Controller struct {
 	stopped      bool          // Run returned: no more reboots
 	redraw       bool          // the scene's inputs changed: draw it again
 	wake         chan struct{} // capacity 1: "the mailbox changed"
+
+	running *run // Run's state; only Run's goroutine touches it
 }
 
 // NewController returns a controller; call Run to start it.

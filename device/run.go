@@ -86,6 +86,11 @@ func (c *Controller) Run(ctx context.Context, obs Observer) error {
 		m:          Metrics{Status: StatusSwitching},
 		minGap:     time.Duration(float64(time.Second) / c.maxFPS),
 	}
+	// On the heap, not in Run's stack frame: drawing and sending grow the
+	// goroutine's stack, and the runtime shrinks an idle goroutine's
+	// stack only when a quarter of it is in use; with r in the frame it
+	// stayed at 8 KB a display.
+	c.running = r
 	r.sentMetrics.Status = "" // so the first tick publishes
 	r.metricsAt = time.Now()
 	r.reportNotes(NotificationStatus{})
