@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"encoding/json"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,8 +15,11 @@ import (
 )
 
 // TestRun runs the whole tool with tiny numbers against the embedded
-// broker, so that it cannot rot: every section is measured and printed,
-// and the figures are sane.
+// broker, Home Assistant on, with the frames run and the release build, so
+// that it cannot rot: every section is measured and printed, and the
+// figures are sane. The late subscribers must get every retained topic
+// (a broker started for the run holds nothing else), and the displays of
+// the frames run every frame without a refusal.
 func TestRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the daemon several times")
@@ -26,6 +31,7 @@ func TestRun(t *testing.T) {
 	args := []string{
 		"--json", "--devices", "3", "--samples", "20", "--duration", "300ms",
 		"--windows", "1,2", "--window", "2", "--startup", "1,10", "--persist", "10,100", "--writes", "3", "--heap-wait", "300ms",
+		"--ha", "--frames", "3", "--frames-duration", "1s", "--release",
 		"--dir", t.TempDir(),
 	}
 	if err := run(ctx, args, &stdout, t.Output()); err != nil {
@@ -65,7 +71,15 @@ func TestRun(t *testing.T) {
 		if s.Topics != s.TopicsExpected || s.Late != s.TopicsExpected {
 			t.Errorf("start-up of %d: the '#' subscribers got %d and %d (late) of %d topics", s.Devices, s.Topics, s.Late, s.TopicsExpected)
 		}
+		// Per device at least the device topics, and a light, three
+		// selects and sensors in Home Assistant.
+		checkLate(t, s.Devices, "pidicon/#", &s.LateBase, s.TopicsExpected)
+		checkLate(t, s.Devices, "homeassistant/#", s.LateHA, 5*s.Devices)
 	}
+	if rep.Setup.Build == "" || !strings.HasPrefix(rep.Setup.Build, "release") || rep.Setup.DaemonBytes < 1<<20 {
+		t.Errorf("setup: build %q, %d bytes", rep.Setup.Build, rep.Setup.DaemonBytes)
+	}
+	checkFrames(t, rep.Frames, 3)
 	for _, m := range []Memory{rep.Main.AfterStart, rep.Main.AfterLoad, rep.Default.AfterStart, rep.Default.AfterSettle} {
 		if m.RSSKB <= 0 || m.HWMKB < m.RSSKB || m.AnonKB <= 0 {
 			t.Errorf("memory: %+v", m)
@@ -79,8 +93,13 @@ func TestRun(t *testing.T) {
 			t.Errorf("persistence of %d: %+v", p.Devices, p)
 		}
 	}
-	if len(rep.Targets) != 6 {
-		t.Errorf("targets: want 6, got %+v", rep.Targets)
+	if len(rep.Targets) != 12 {
+		t.Errorf("targets: want 12, got %+v", rep.Targets)
+	}
+	for _, tg := range rep.Targets {
+		if strings.HasPrefix(tg.Name, "late subscriber") && tg.Status != "PASS" {
+			t.Errorf("target %q: %s, want PASS", tg.Name, tg.Status)
+		}
 	}
 
 	var table bytes.Buffer
@@ -88,7 +107,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"1. Broker baseline", "2. set → retained state", "3. Sustained sets",
-		"4. Start-up", "5. Memory", "6. Persistence", "Targets"} {
+		"4. Start-up", "5. Memory", "6. Persistence", "7. Frames", "Targets"} {
 		if !strings.Contains(table.String(), "\n"+s) {
 			t.Errorf("the table has no section %q:\n%s", s, table.String())
 		}
@@ -101,6 +120,73 @@ func TestRun(t *testing.T) {
 	t.Log("\n" + table.String())
 }
 
+// checkLate checks that a late subscriber got every one of at least
+// atLeast retained topics, once each.
+func checkLate(t *testing.T, devices int, filter string, l *Late, atLeast int) {
+	t.Helper()
+	if l == nil {
+		t.Errorf("start-up of %d: no late subscriber on %s", devices, filter)
+		return
+	}
+	if l.Filter != filter || l.Expected < atLeast || !l.Complete() || l.Duplicates != 0 || l.Extra != 0 || len(l.Missing) != 0 ||
+		l.Seconds <= 0 || l.RSSBeforeKB <= 0 || l.RSSPeakKB < l.RSSBeforeKB {
+		t.Errorf("start-up of %d: late subscriber on %s: %+v; want every one of at least %d topics, once", devices, filter, *l, atLeast)
+	}
+}
+
+// checkFrames checks the frames run of n displays.
+func checkFrames(t *testing.T, f *Frames, n int) {
+	t.Helper()
+	if f == nil {
+		t.Fatal("no frames run")
+	}
+	if f.Displays != n || f.Warm != n || f.Handler != "lean" || f.Seconds <= 0 || f.Load1 < 0 {
+		t.Errorf("frames run: %+v", *f)
+	}
+	if f.Frames <= 0 || f.Requests < f.Frames || f.Refused != 0 || f.Failed != 0 || f.Errors != 0 || f.MetricsDisplays != n {
+		t.Errorf("frames run: %d requests, %d frames, %d refused, %d failed, daemon errors %d (metrics of %d displays)",
+			f.Requests, f.Frames, f.Refused, f.Failed, f.Errors, f.MetricsDisplays)
+	}
+	if f.FPS.Min <= 0 || f.FPS.Min > f.FPS.P1 || f.FPS.P1 > f.FPS.P50 || f.Jitter.N == 0 {
+		t.Errorf("frames run: rate %+v, jitter %+v", f.FPS, f.Jitter)
+	}
+	// A few displays for a second may cost the daemon less than the 10 ms
+	// that /proc counts in; the tool itself has used more by now.
+	if f.DaemonCPU.Seconds < 0 || f.DaemonCPU.PercentMachine > f.DaemonCPU.PercentCore || f.Memory.RSSKB <= 0 {
+		t.Errorf("frames run: daemon CPU %+v, memory %+v", f.DaemonCPU, f.Memory)
+	}
+	if self, err := cpuTime(os.Getpid()); err != nil || self <= 0 {
+		t.Errorf("the tool's own CPU time: %v, %v", self, err)
+	}
+}
+
+// TestBuildDaemon_Release checks that --release builds as the Dockerfile
+// does: a static binary without symbol table or debug information.
+func TestBuildDaemon_Release(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the daemon")
+	}
+	bin, err := buildDaemon(t.Context(), t.TempDir(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Error("the release build is linked dynamically (it has an interpreter)")
+		}
+	}
+	for _, name := range []string{".symtab", ".debug_info", ".zdebug_info"} {
+		if f.Section(name) != nil {
+			t.Errorf("the release build has a %s section", name)
+		}
+	}
+}
+
 // TestParseFlags_Rejects checks that bad flags are refused with a usage
 // error before anything runs.
 func TestParseFlags_Rejects(t *testing.T) {
@@ -110,6 +196,10 @@ func TestParseFlags_Rejects(t *testing.T) {
 		{"--startup", "0"},
 		{"--broker", "mqtt.example:1883"},
 		{"--duration", "0s"},
+		{"--frames", "-1"},
+		{"--frames", "100000"},
+		{"--frames-duration", "0s"},
+		{"--release", "--daemon", "/bin/true"},
 		{"extra"},
 	} {
 		var out bytes.Buffer
