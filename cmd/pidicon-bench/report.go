@@ -238,7 +238,7 @@ func printTable(w io.Writer, r *Report) error {
 		s.Devices, s.Broker, onOff(s.HA), s.Samples, s.Window, s.Duration)
 	p("machine: %d CPUs, %s, %s %s, kernel %s, state files on %s; load average (1 min) %.2f at the start, %.2f at the end",
 		m.CPUs, m.CPU, m.Go, m.OS, m.Kernel, m.StateFS, m.Load1Start, m.Load1End)
-	p("daemon: %s, %s build (%s), %.1f MB", s.Daemon, buildKind(s.Build), s.Build, float64(s.DaemonBytes)/(1<<20))
+	p("daemon: %s; build %s; binary %.1f MB", s.Daemon, s.Build, float64(s.DaemonBytes)/(1<<20))
 	p("")
 	if s.Main {
 		printMain(p, r)
