@@ -31,6 +31,9 @@ type bench struct {
 	// run's daemon leave on the external broker (Home Assistant's
 	// discovery configs among them).
 	leftover map[string]bool
+	// swept reports whether every retained topic of a daemon with the
+	// bench's base topic was cleared from the external broker once.
+	swept bool
 }
 
 // external reports whether the runs use --broker rather than the

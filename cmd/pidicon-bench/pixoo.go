@@ -234,24 +234,23 @@ func (p *leanPixoo) apply(body []byte) (string, outcome) {
 	} else if req.PicData != nil {
 		req.dataLen = len(*req.PicData)
 	}
-	in := within
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch req.Command {
 	case "Channel/SetBrightness":
-		if !in(req.Brightness, 0, 100) {
+		if !within(req.Brightness, 0, 100) {
 			return pixooReplyBad, refused
 		}
 		p.brightness = *req.Brightness
 	case "Channel/OnOffScreen":
-		if !in(req.OnOff, 0, 1) {
+		if !within(req.OnOff, 0, 1) {
 			return pixooReplyBad, refused
 		}
 		p.screenOn = *req.OnOff == 1
 	case "Channel/GetAllConf":
 		return fmt.Sprintf(`{"error_code":0,"Brightness":%d,"LightSwitch":%d,"RotationFlag":0,"MirrorFlag":0}`, p.brightness, b2i(p.screenOn)), answered
 	case "Channel/SetIndex":
-		if !in(req.SelectIndex, 0, 3) {
+		if !within(req.SelectIndex, 0, 3) {
 			return pixooReplyBad, refused
 		}
 		p.channel = *req.SelectIndex
@@ -281,8 +280,7 @@ func (p *leanPixoo) apply(body []byte) (string, outcome) {
 // next PicOffset of the same PicID for an animation's later frames), and
 // PicData of 64 × 64 RGB in base64.
 func (p *leanPixoo) takeLocked(f pic) bool {
-	in := within
-	if !in(f.PicNum, 1, pixooMaxPicNum) || !in(f.PicWidth, pixooWidth, pixooWidth) || !in(f.PicSpeed, 1, 1<<31-1) ||
+	if !within(f.PicNum, 1, pixooMaxPicNum) || !within(f.PicWidth, pixooWidth, pixooWidth) || !within(f.PicSpeed, 1, 1<<31-1) ||
 		f.PicOffset == nil || f.PicID == nil || f.dataLen != pixooPicDataLen {
 		return false
 	}

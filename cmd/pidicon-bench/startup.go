@@ -363,11 +363,13 @@ func (b *bench) measureLates(ctx context.Context, res *Startup, d *daemon, url s
 }
 
 // clearRetained deletes the retained topics that an earlier run may have
-// left on the external broker (those its watcher saw, and every retained
-// topic of the devices it may have had), so that the daemon restores from
-// its file and the watchers see only this run's messages.
+// left on the external broker, so that the daemon restores from its file
+// and the watchers see only this run's messages: at the first call every
+// retained topic under the base topic and of its discovery configs that
+// the broker sends (sweep), then those a watcher saw the last run's daemon
+// leave, and every retained topic of the devices it may have had.
 func (b *bench) clearRetained(ctx context.Context) error {
-	if !b.external() || (b.dirty == 0 && len(b.leftover) == 0) {
+	if !b.external() || (b.dirty == 0 && len(b.leftover) == 0 && b.swept) {
 		return nil
 	}
 	c, err := dial(ctx, b.opts.broker, "clear", b.opts.timeout, nil)
@@ -379,6 +381,14 @@ func (b *bench) clearRetained(ctx context.Context) error {
 	if clear == nil {
 		clear = make(map[string]bool)
 	}
+	if !b.swept {
+		found, err := retainedOn(ctx, b.opts.broker, []string{baseTopic + "/#", discoveryPrefix + "/+/" + baseTopic + "/#"}, b.opts.timeout)
+		if err != nil {
+			return fmt.Errorf("clear retained topics: %w", err)
+		}
+		maps.Copy(clear, found)
+		b.swept = true
+	}
 	for i := range b.dirty {
 		for _, leaf := range retainedLeaves() {
 			clear[baseTopic+"/"+benchID(i)+"/"+leaf] = true
@@ -389,6 +399,53 @@ func (b *bench) clearRetained(ctx context.Context) error {
 	}
 	b.dirty, b.leftover = 0, nil
 	return nil
+}
+
+// retainedOn returns the retained topics with a payload that the broker at
+// url sends for filters: a QoS 0 subscription (no per-client limit on
+// deliveries in flight), until a message the tool publishes after
+// subscribing comes back behind them, or timeout.
+func retainedOn(ctx context.Context, url string, filters []string, timeout time.Duration) (map[string]bool, error) {
+	marker := "pidicon-bench/sweep/" + randomHex(8)
+	var mu sync.Mutex
+	found := make(map[string]bool)
+	done := make(chan struct{})
+	var once sync.Once
+	c, err := dial(ctx, url, "sweep", timeout, func(m mqtt.Message) {
+		if m.Topic() == marker {
+			once.Do(func() { close(done) })
+			return
+		}
+		if m.Retained() && len(m.Payload()) > 0 {
+			mu.Lock()
+			found[m.Topic()] = true
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find retained topics: %w", err)
+	}
+	defer c.close()
+	subs := map[string]byte{marker: 0}
+	for _, f := range filters {
+		subs[f] = 0
+	}
+	if err := c.subscribe(ctx, subs); err != nil {
+		return nil, fmt.Errorf("find retained topics: %w", err)
+	}
+	c.send(marker, []byte("end"), false)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		return nil, fmt.Errorf("find retained topics: the broker did not send %s back within %s", marker, timeout)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return maps.Clone(found), nil
 }
 
 // startupSizes is the sorted list of start-up sizes.
