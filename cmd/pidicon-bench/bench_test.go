@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
 )
 
 // TestRun runs the whole tool with tiny numbers against the embedded
@@ -118,6 +120,55 @@ func TestRun(t *testing.T) {
 		}
 	}
 	t.Log("\n" + table.String())
+}
+
+// TestRun_Mosquitto runs the start-up runs with Home Assistant and the
+// frames run against mosquitto, whose retained topics outlive a run: a
+// topic an earlier invocation left (one the daemon does not clear itself)
+// must be deleted before the first run, and those of the first run before
+// the second, so that the late subscribers get exactly the daemon's topics.
+func TestRun_Mosquitto(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the daemon several times")
+	}
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // after mosquitto's own clean-up
+	broker := mqtttest.StartMosquitto(t, mqtttest.Options{Extra: []string{"set_tcp_nodelay true"}})
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	old, err := dial(ctx, broker.URL(), "earlier", 10*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range []string{"pidicon/bench-99999/metrics", "homeassistant/sensor/pidicon/bench-99999_errors/config"} {
+		if err := old.publish(ctx, topic, []byte(`{"left":"over"}`), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.close()
+
+	var stdout bytes.Buffer
+	args := []string{
+		"--json", "--broker", broker.URL(), "--main=false", "--startup", "1,10", "--persist", "", "--ha",
+		"--frames", "3", "--frames-duration", "1s", "--heap-wait", "300ms", "--duration", "300ms", "--dir", t.TempDir(),
+	}
+	if err := run(ctx, args, &stdout, t.Output()); err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, stdout.Bytes())
+	}
+	if len(rep.Startup) != 2 {
+		t.Fatalf("start-up: want 1 and 10 devices, got %+v", rep.Startup)
+	}
+	for _, s := range rep.Startup {
+		if !s.Complete() || s.Restored != s.Devices || s.Topics != s.TopicsExpected || s.Late != s.TopicsExpected {
+			t.Errorf("start-up of %d: %+v", s.Devices, s)
+		}
+		checkLate(t, s.Devices, "pidicon/#", &s.LateBase, s.TopicsExpected)
+		checkLate(t, s.Devices, "homeassistant/#", s.LateHA, 5*s.Devices)
+	}
+	checkFrames(t, rep.Frames, 3)
 }
 
 // checkLate checks that a late subscriber got every one of at least
