@@ -27,6 +27,13 @@ type bench struct {
 	// dirty is how many bench devices may have retained topics on the
 	// external broker (unknown at first: as many as any run uses).
 	dirty int
+	// leftover are the retained topics a watcher saw the last start-up
+	// run's daemon leave on the external broker (Home Assistant's
+	// discovery configs among them).
+	leftover map[string]bool
+	// swept reports whether every retained topic of a daemon with the
+	// bench's base topic was cleared from the external broker once.
+	swept bool
 }
 
 // external reports whether the runs use --broker rather than the
@@ -41,8 +48,9 @@ func (b *bench) logf(format string, args ...any) {
 // gcWait bounds the wait for a garbage collection after a memory reading.
 func (b *bench) gcWait() time.Duration { return b.opts.heapWait }
 
-// writeConfig writes the daemon's configuration for n mock devices.
-func (b *bench) writeConfig(dir string, n int, statePath, listen string) (string, error) {
+// writeConfig writes the daemon's configuration with devices, one YAML
+// flow mapping each (mockDevices, pixooDevices).
+func (b *bench) writeConfig(dir string, devices []string, statePath, listen string) (string, error) {
 	var sb strings.Builder
 	if b.external() {
 		fmt.Fprintf(&sb, "mqtt: {url: %q, client_id: pidicon-bench}\n", b.opts.broker)
@@ -52,8 +60,8 @@ func (b *bench) writeConfig(dir string, n int, statePath, listen string) (string
 	fmt.Fprintf(&sb, "homeassistant: {enabled: %t}\n", b.opts.ha)
 	fmt.Fprintf(&sb, "state: {path: %q, persist: true, debounce: 1s, max_delay: 5s}\n", statePath)
 	sb.WriteString("log: {level: warning}\ndevices:\n")
-	for i := range n {
-		fmt.Fprintf(&sb, "  - {id: %s, type: mock}\n", benchID(i))
+	for _, d := range devices {
+		sb.WriteString("  - " + d + "\n")
 	}
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {
@@ -62,9 +70,26 @@ func (b *bench) writeConfig(dir string, n int, statePath, listen string) (string
 	return path, nil
 }
 
+// mockDevices are the config entries of the bench devices 0..n-1 as mock
+// displays (in memory, no HTTP).
+func mockDevices(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("{id: %s, type: mock}", benchID(i))
+	}
+	return out
+}
+
 // startBench starts a daemon with n mock devices and returns it and the
 // broker's URL; with the embedded broker, once it accepts connections.
 func (b *bench) startBench(ctx context.Context, dir string, n int, statePath string) (*daemon, string, error) {
+	return b.startWith(ctx, dir, mockDevices(n), statePath)
+}
+
+// startWith starts a daemon with the devices' config entries and returns
+// it and the broker's URL; with the embedded broker, once it accepts
+// connections.
+func (b *bench) startWith(ctx context.Context, dir string, devices []string, statePath string) (*daemon, string, error) {
 	url, listen := b.opts.broker, ""
 	if !b.external() {
 		var err error
@@ -73,7 +98,7 @@ func (b *bench) startBench(ctx context.Context, dir string, n int, statePath str
 		}
 		url = "tcp://" + listen
 	}
-	config, err := b.writeConfig(dir, n, statePath, listen)
+	config, err := b.writeConfig(dir, devices, statePath, listen)
 	if err != nil {
 		return nil, "", err
 	}

@@ -16,14 +16,35 @@ import (
 // daemonModule is the daemon's package, built when --daemon is not given.
 const daemonModule = "github.com/pidicon/pidicon-mqtt/cmd/pidicon-mqtt"
 
-// buildDaemon builds the daemon into dir and returns the binary's path.
-func buildDaemon(ctx context.Context, dir string) (string, error) {
+// releaseLDFlags are the Dockerfile's linker flags (its VERSION defaults
+// to dev): no symbol table, no DWARF.
+const releaseLDFlags = "-s -w -X main.version=dev"
+
+// buildDaemon builds the daemon into dir and returns the binary's path:
+// a plain go build, or with release the Dockerfile's build (CGO_ENABLED=0,
+// -trimpath, releaseLDFlags): static, without symbols, as shipped.
+func buildDaemon(ctx context.Context, dir string, release bool) (string, error) {
 	bin := filepath.Join(dir, "pidicon-mqtt")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, daemonModule)
+	args := []string{"build", "-o", bin}
+	if release {
+		args = append(args, "-trimpath", "-ldflags", releaseLDFlags)
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, daemonModule)...)
+	if release {
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build the daemon (go build %s; or pass --daemon PATH): %w\n%s", daemonModule, err, out)
+		return "", fmt.Errorf("build the daemon (go %s; or pass --daemon PATH): %w\n%s", strings.Join(cmd.Args[1:], " "), err, out)
 	}
 	return bin, nil
+}
+
+// buildName says how buildDaemon builds, for the report.
+func buildName(release bool) string {
+	if release {
+		return `release: CGO_ENABLED=0 go build -trimpath -ldflags "` + releaseLDFlags + `"`
+	}
+	return "plain: go build"
 }
 
 // daemon is one run of the daemon as a subprocess.

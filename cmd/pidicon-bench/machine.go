@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 )
 
@@ -16,6 +17,11 @@ type Machine struct {
 	OS      string `json:"os"`
 	Kernel  string `json:"kernel"`
 	StateFS string `json:"state_fs"` // file system of the state files
+	// Load1Start and Load1End are the 1-minute load average when the
+	// measurements began and ended (-1: unknown): the machine may be
+	// shared, and a load near the number of CPUs skews every figure.
+	Load1Start float64 `json:"load1_start"`
+	Load1End   float64 `json:"load1_end"`
 }
 
 // machineInfo describes this machine; dir is where state files go.
@@ -74,4 +80,18 @@ func fsType(dir string) string {
 		}
 	}
 	return typ
+}
+
+// loadAverage is the 1-minute load average of /proc/loadavg, or -1.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f, _, _ := strings.Cut(string(b), " ")
+	v, err := strconv.ParseFloat(f, 64)
+	if err != nil {
+		return -1
+	}
+	return v
 }

@@ -1,7 +1,8 @@
-// Command pidicon-bench is the load tool of issue 8: it runs pidicon-mqtt as
-// a subprocess with many mock devices, drives it from separate MQTT clients
-// and prints how fast it is next to the broker's own figures measured in
-// the same run, so that every number can be read as a ratio.
+// Command pidicon-bench is the load tool of issues 8 and 16: it runs
+// pidicon-mqtt as a subprocess with many mock devices, drives it from
+// separate MQTT clients and prints how fast it is next to the broker's own
+// figures measured in the same run, so that every number can be read as a
+// ratio.
 //
 // Usage, from the repository root:
 //
@@ -9,9 +10,12 @@
 //
 // It measures the broker's round trip and relay rate (an echo client), set
 // command → retained state latency, sustained sets for a ramp of windows,
-// start-up time for several numbers of devices, the daemon's memory (also
-// with the default configuration) and the state file's write time, then
-// prints each target of issue 8 as PASS or MISS. docs/PERFORMANCE.md has
+// start-up time for several numbers of devices with what a late subscriber
+// gets of the retained state, the daemon's memory (also with the default
+// configuration, optionally of the release build) and the state file's
+// write time; with --frames, the frames that many simulated Pixoo 64
+// displays on loopback HTTP receive. It prints each target of issues 8 and
+// 16 as PASS or MISS. docs/PERFORMANCE.md has
 // the figures of a reference machine and the commands that made them.
 package main
 
@@ -55,8 +59,13 @@ type options struct {
 	startup        []int
 	persist        []int
 	writes         int
+	main           bool
+	frames         int
+	framesDuration time.Duration
+	framesSim      bool
 	broker         string
 	daemon         string
+	release        bool
 	ha             bool
 	json           bool
 	save           string
@@ -69,7 +78,7 @@ type options struct {
 // parseFlags reads and checks the command line; mistakes are printed to
 // stderr and give errUsage.
 func parseFlags(args []string, stderr io.Writer) (options, error) {
-	o := options{windows: []int{1, 8, 32}, startup: []int{1, 100, 1000, 10000}, persist: []int{1, 100, 1000, 10000}}
+	o := options{windows: []int{1, 8, 32}, startup: []int{1, 100, 1000, 10000}, persist: []int{1, 100, 1000, 10000}, main: true}
 	fs := flag.NewFlagSet("pidicon-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.devices, "devices", 100, "mock devices of the main run (latency, load, memory)")
@@ -80,8 +89,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Var((*intList)(&o.startup), "startup", "device counts of the start-up runs (comma-separated; empty: none)")
 	fs.Var((*intList)(&o.persist), "persist", "device counts of the state-file write timing (comma-separated; empty: none)")
 	fs.IntVar(&o.writes, "writes", 20, "state-file writes timed per device count")
+	fs.BoolVar(&o.main, "main", true, "run the main run: broker baseline, set → state, sustained sets and their memory (--main=false: skip it)")
+	fs.IntVar(&o.frames, "frames", 0, "simulated Pixoo 64 displays of the frames run, each on its own loopback port, all on the wave scene (0: no frames run)")
+	fs.DurationVar(&o.framesDuration, "frames-duration", 20*time.Second, "measuring window of the frames run, after its warm-up")
+	fs.BoolVar(&o.framesSim, "frames-sim", false, "serve the frames run's displays with device/sim's Pixoo (decodes every frame) instead of the tool's lean counter")
 	fs.StringVar(&o.broker, "broker", "", "external broker, tcp://host:port (default: the daemon's embedded broker)")
 	fs.StringVar(&o.daemon, "daemon", "", "daemon binary to run (default: go build ./cmd/pidicon-mqtt)")
+	fs.BoolVar(&o.release, "release", false, "build the daemon as the Dockerfile does (CGO_ENABLED=0, -trimpath, -ldflags \"-s -w\") instead of a plain go build")
 	fs.BoolVar(&o.ha, "ha", false, "turn Home Assistant discovery on in the bench runs")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON")
 	fs.StringVar(&o.save, "save", "", "also write the report as JSON to this file")
@@ -112,8 +126,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.devices > 99999 {
 		bad = append(bad, "--devices takes at most 99999")
 	}
-	if o.duration <= 0 || o.timeout <= 0 || o.startupTimeout <= 0 || o.heapWait <= 0 {
-		bad = append(bad, "--duration, --timeout, --startup-timeout and --heap-wait must be positive")
+	if o.frames < 0 || o.frames > maxFrameDisplays {
+		bad = append(bad, fmt.Sprintf("--frames takes 0 to %d displays (each takes a listening port and a connection)", maxFrameDisplays))
+	}
+	if o.duration <= 0 || o.timeout <= 0 || o.startupTimeout <= 0 || o.heapWait <= 0 || o.framesDuration <= 0 {
+		bad = append(bad, "--duration, --timeout, --startup-timeout, --heap-wait and --frames-duration must be positive")
+	}
+	if o.release && o.daemon != "" {
+		bad = append(bad, "--release builds the daemon; it cannot be combined with --daemon")
 	}
 	if o.broker != "" && !strings.HasPrefix(o.broker, "tcp://") {
 		bad = append(bad, "--broker must be tcp://host:port")
@@ -178,11 +198,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer os.RemoveAll(tmp)
 	b := &bench{opts: opts, bin: opts.daemon, tmp: tmp, progress: stderr}
 	if b.external() {
-		b.dirty = max(opts.devices, maxOf(opts.startup))
+		b.dirty = max(opts.devices, maxOf(opts.startup), opts.frames)
 	}
 	if b.bin == "" {
-		b.logf("building the daemon")
-		if b.bin, err = buildDaemon(ctx, tmp); err != nil {
+		b.logf("building the daemon (%s)", buildName(opts.release))
+		if b.bin, err = buildDaemon(ctx, tmp, opts.release); err != nil {
 			return err
 		}
 	}
@@ -207,9 +227,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return printTable(stdout, rep)
 }
 
+// embeddedBroker is Setup.Broker without --broker.
+const embeddedBroker = "embedded (mochi, the daemon's)"
+
 // measure runs every section and evaluates the targets.
 func (b *bench) measure(ctx context.Context) (*Report, error) {
-	broker := "embedded (mochi, the daemon's)"
+	broker := embeddedBroker
 	if b.external() {
 		broker = b.opts.broker
 	}
@@ -218,13 +241,21 @@ func (b *bench) measure(ctx context.Context) (*Report, error) {
 		Setup: Setup{
 			Devices: b.opts.devices, Samples: b.opts.samples, Window: b.opts.window,
 			Duration: b.opts.duration.String(), Broker: broker, HA: b.opts.ha, Daemon: b.opts.daemon,
+			Build: "given (--daemon)", Main: b.opts.main,
 		},
 	}
 	if rep.Setup.Daemon == "" {
 		rep.Setup.Daemon = "go build " + daemonModule
+		rep.Setup.Build = buildName(b.opts.release)
 	}
-	if err := b.runMain(ctx, rep); err != nil {
-		return nil, fmt.Errorf("main run: %w", err)
+	if fi, err := os.Stat(b.bin); err == nil {
+		rep.Setup.DaemonBytes = fi.Size()
+	}
+	rep.Machine.Load1Start = loadAverage()
+	if b.opts.main {
+		if err := b.runMain(ctx, rep); err != nil {
+			return nil, fmt.Errorf("main run: %w", err)
+		}
 	}
 	for _, n := range b.opts.startup {
 		b.logf("start-up: %d devices", n)
@@ -235,6 +266,14 @@ func (b *bench) measure(ctx context.Context) (*Report, error) {
 		rep.Startup = append(rep.Startup, s)
 	}
 	rep.PerDevice = perDevice(rep.Startup)
+	if n := b.opts.frames; n > 0 {
+		b.logf("frames: %d simulated Pixoo 64 displays, %s", n, b.opts.framesDuration)
+		f, err := b.runFrames(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		rep.Frames = &f
+	}
 	var err error
 	if rep.Default, err = b.runDefault(ctx); err != nil {
 		return nil, fmt.Errorf("default configuration: %w", err)
@@ -247,6 +286,7 @@ func (b *bench) measure(ctx context.Context) (*Report, error) {
 		}
 		rep.Persist = append(rep.Persist, p)
 	}
+	rep.Machine.Load1End = loadAverage()
 	rep.Targets = evaluate(rep)
 	return rep, nil
 }

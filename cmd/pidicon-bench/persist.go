@@ -52,13 +52,18 @@ type persisted struct {
 	err   error
 }
 
-// newPersisted returns n bench devices, written to path on Flush.
-func newPersisted(path string, n int) *persisted {
+// newPersisted returns n bench devices in the state benchState gives,
+// written to path on Flush.
+func newPersisted(path string, n int) *persisted { return newPersistedOf(path, n, benchState) }
+
+// newPersistedOf returns n bench devices, device i in the state of(i, an
+// hour ago), written to path on Flush.
+func newPersistedOf(path string, n int, of func(i int, at time.Time) state.State) *persisted {
 	s := state.NewStore()
 	ps := &persisted{store: s, p: state.NewPersister(s, state.PersisterOptions{Path: path, Debounce: time.Hour, MaxDelay: time.Hour})}
 	at := time.Now().Add(-time.Hour).UTC()
 	for i := range n {
-		s.Put(benchID(i), benchState(i, at))
+		s.Put(benchID(i), of(i, at))
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	ps.stop = stop
@@ -76,7 +81,13 @@ func (ps *persisted) close() error {
 // writeStateFile writes a state file of n bench devices to path, as the
 // daemon would.
 func writeStateFile(ctx context.Context, path string, n int) error {
-	ps := newPersisted(path, n)
+	return writeStateFileOf(ctx, path, n, benchState)
+}
+
+// writeStateFileOf writes a state file of n bench devices, device i in
+// the state of(i, at), to path, as the daemon would.
+func writeStateFileOf(ctx context.Context, path string, n int, of func(i int, at time.Time) state.State) error {
+	ps := newPersistedOf(path, n, of)
 	err := ps.p.Flush(ctx)
 	if cerr := ps.close(); err == nil {
 		err = cerr

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/pidicon/pidicon-mqtt/state"
+	"github.com/pidicon/pidicon-mqtt/topic"
 )
 
 // Startup is one start-up run: a daemon with a state file of N devices,
@@ -31,11 +33,18 @@ type Startup struct {
 	// TopicsExpected = 7 × Devices) a QoS 1 subscriber on "#" received.
 	Topics         int `json:"topics"`
 	TopicsExpected int `json:"topics_expected"`
-	// Late is how many of them a QoS 1 subscriber on "#" that connects
-	// after the start received as retained messages: the broker sends
-	// them all at once, whatever the daemon's pacing.
+	// Late is how many of them the late subscriber on "<base>/#"
+	// (LateBase) received.
 	Late   int    `json:"late_topics"`
 	Memory Memory `json:"memory"`
+	// LateBase is a QoS 1 subscriber on "<base>/#" that subscribes after
+	// the start (and after Memory was read), against every retained topic
+	// of the daemon under the base topic; LateHA, with Home Assistant on,
+	// one on "homeassistant/#" that subscribes after it, against every
+	// discovery config. The broker sends them all at once, whatever the
+	// daemon's pacing.
+	LateBase Late  `json:"late_base"`
+	LateHA   *Late `json:"late_homeassistant,omitempty"`
 }
 
 // Complete reports whether every device's state arrived.
@@ -47,10 +56,13 @@ func deviceLeaves() []string { return append(state.Fields(), "state", "availabil
 
 // retainedLeaves are every retained topic of a device, cleared on an
 // external broker before a run.
-func retainedLeaves() []string { return append(deviceLeaves(), "metrics", "frame") }
+func retainedLeaves() []string {
+	return append(deviceLeaves(), topic.Metrics, topic.Frame, topic.Notification)
+}
 
 // watcher observes a daemon's start: one client on <base>/+/state, one on
-// "#" counting the device state topics.
+// "#" counting the device state topics and keeping every topic the daemon
+// has retained.
 type watcher struct {
 	base   string
 	ids    map[string]int // device id -> index
@@ -64,6 +76,10 @@ type watcher struct {
 	last   time.Time      // when the last new device state arrived
 	topics map[string]bool
 	lastT  time.Time // when the last new topic arrived
+	// retained are the topics under the base topic and the discovery
+	// prefix with a payload now, of those the daemon publishes retained
+	// (retainedByDaemon): what a late subscriber should get.
+	retained map[string]bool
 }
 
 // accept says which messages a watcher counts.
@@ -76,14 +92,17 @@ const (
 )
 
 // ok reports whether m counts; an empty payload (a deletion) never does.
-func (a accept) ok(m mqtt.Message) bool {
+func (a accept) ok(m mqtt.Message) bool { return a.flagOK(m) && len(m.Payload()) > 0 }
+
+// flagOK reports whether m's retain flag is one that counts.
+func (a accept) flagOK(m mqtt.Message) bool {
 	switch a {
 	case liveOnly:
-		return !m.Retained() && len(m.Payload()) > 0
+		return !m.Retained()
 	case retainedOnly:
-		return m.Retained() && len(m.Payload()) > 0
+		return m.Retained()
 	}
-	return len(m.Payload()) > 0
+	return true
 }
 
 // newWatcher watches the bench devices 0..n-1.
@@ -92,12 +111,13 @@ func newWatcher(base string, n int, a accept) *watcher { return newWatcherFor(ba
 // newWatcherFor watches the devices ids.
 func newWatcherFor(base string, ids []string, a accept) *watcher {
 	w := &watcher{
-		base:   base,
-		ids:    make(map[string]int, len(ids)),
-		accept: a,
-		leaves: make(map[string]bool),
-		seen:   make(map[string]int, len(ids)),
-		topics: make(map[string]bool, 7*len(ids)),
+		base:     base,
+		ids:      make(map[string]int, len(ids)),
+		accept:   a,
+		leaves:   make(map[string]bool),
+		seen:     make(map[string]int, len(ids)),
+		topics:   make(map[string]bool, 7*len(ids)),
+		retained: make(map[string]bool, 10*len(ids)),
 	}
 	for i, id := range ids {
 		w.ids[id] = i
@@ -176,10 +196,23 @@ func (w *watcher) onState(m mqtt.Message) {
 	w.seen[id] = st.Brightness
 }
 
-// onAny is the "#" client's handler: it records each device state topic.
+// onAny is the "#" client's handler: it records each device state topic,
+// and the retained topics of the daemon (an empty payload deletes one).
 func (w *watcher) onAny(m mqtt.Message) {
 	at := time.Now()
-	if !w.accept.ok(m) {
+	if !w.accept.flagOK(m) {
+		return
+	}
+	if retainedByDaemon(w.base, m.Topic()) {
+		w.mu.Lock()
+		if len(m.Payload()) == 0 {
+			delete(w.retained, m.Topic())
+		} else {
+			w.retained[m.Topic()] = true
+		}
+		w.mu.Unlock()
+	}
+	if len(m.Payload()) == 0 {
 		return
 	}
 	rest, ok := strings.CutPrefix(m.Topic(), w.base+"/")
@@ -204,6 +237,13 @@ func (w *watcher) progress() (states int, last time.Time, topics int, lastT time
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.seen), w.last, len(w.topics), w.lastT
+}
+
+// retainedNow returns the daemon's retained topics seen so far.
+func (w *watcher) retainedNow() map[string]bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return maps.Clone(w.retained)
 }
 
 // restored counts the devices whose state has the brightness of the file.
@@ -281,24 +321,55 @@ func (b *bench) runStartup(ctx context.Context, n int) (Startup, error) {
 	if res.Memory, err = sampleMemory(ctx, d, b.gcWait()); err != nil {
 		return res, fmt.Errorf("start-up of %d: %w", n, err)
 	}
-	late := newWatcher(baseTopic, n, retainedOnly)
-	defer late.close()
-	if err := late.connectAll(ctx, url, b.opts.timeout); err != nil {
-		return res, fmt.Errorf("start-up of %d: late subscriber: %w", n, err)
+	if err := b.measureLates(ctx, &res, d, url, w); err != nil {
+		return res, fmt.Errorf("start-up of %d: %w", n, err)
 	}
-	late.waitTopics(ctx, res.TopicsExpected, quiet, b.opts.startupTimeout)
-	_, _, res.Late, _ = late.progress()
 	if err := d.stop(); err != nil {
 		return res, fmt.Errorf("start-up of %d: %w", n, err)
 	}
 	return res, nil
 }
 
-// clearRetained deletes the retained device topics that an earlier run
-// may have left on the external broker, so that the daemon restores from
-// its file and the watchers see only this run's messages.
+// measureLates measures the late subscribers of a start-up run, one after
+// the other, against the retained topics w saw; the "#" subscriber of w
+// stays, so that topics the daemon publishes meanwhile are expected too.
+func (b *bench) measureLates(ctx context.Context, res *Startup, d *daemon, url string, w *watcher) error {
+	all := w.retainedNow()
+	lb, got, err := b.measureLate(ctx, d, url, baseTopic+"/#", underFilter(all, baseTopic))
+	if err != nil {
+		return err
+	}
+	res.LateBase = lb
+	for t := range got {
+		rest, _ := strings.CutPrefix(t, baseTopic+"/")
+		id, leaf, _ := strings.Cut(rest, "/")
+		if _, known := w.ids[id]; known && w.leaves[leaf] {
+			res.Late++
+		}
+	}
+	if b.external() {
+		defer func() { b.leftover = w.retainedNow() }()
+	}
+	if !b.opts.ha {
+		return nil
+	}
+	all = w.retainedNow()
+	lh, _, err := b.measureLate(ctx, d, url, discoveryPrefix+"/#", underFilter(all, discoveryPrefix))
+	if err != nil {
+		return err
+	}
+	res.LateHA = &lh
+	return nil
+}
+
+// clearRetained deletes the retained topics that an earlier run may have
+// left on the external broker, so that the daemon restores from its file
+// and the watchers see only this run's messages: at the first call every
+// retained topic under the base topic and of its discovery configs that
+// the broker sends (sweep), then those a watcher saw the last run's daemon
+// leave, and every retained topic of the devices it may have had.
 func (b *bench) clearRetained(ctx context.Context) error {
-	if b.dirty == 0 {
+	if !b.external() || (b.dirty == 0 && len(b.leftover) == 0 && b.swept) {
 		return nil
 	}
 	c, err := dial(ctx, b.opts.broker, "clear", b.opts.timeout, nil)
@@ -306,17 +377,75 @@ func (b *bench) clearRetained(ctx context.Context) error {
 		return fmt.Errorf("clear retained topics: %w", err)
 	}
 	defer c.close()
-	var topics []string
+	clear := maps.Clone(b.leftover)
+	if clear == nil {
+		clear = make(map[string]bool)
+	}
+	if !b.swept {
+		found, err := retainedOn(ctx, b.opts.broker, []string{baseTopic + "/#", discoveryPrefix + "/+/" + baseTopic + "/#"}, b.opts.timeout)
+		if err != nil {
+			return fmt.Errorf("clear retained topics: %w", err)
+		}
+		maps.Copy(clear, found)
+		b.swept = true
+	}
 	for i := range b.dirty {
 		for _, leaf := range retainedLeaves() {
-			topics = append(topics, baseTopic+"/"+benchID(i)+"/"+leaf)
+			clear[baseTopic+"/"+benchID(i)+"/"+leaf] = true
 		}
 	}
-	if err := c.publishAll(ctx, 256, topics, nil, true); err != nil {
+	if err := c.publishAll(ctx, 256, slices.Sorted(maps.Keys(clear)), nil, true); err != nil {
 		return fmt.Errorf("clear retained topics: %w", err)
 	}
-	b.dirty = 0
+	b.dirty, b.leftover = 0, nil
 	return nil
+}
+
+// retainedOn returns the retained topics with a payload that the broker at
+// url sends for filters: a QoS 0 subscription (no per-client limit on
+// deliveries in flight), until a message the tool publishes after
+// subscribing comes back behind them, or timeout.
+func retainedOn(ctx context.Context, url string, filters []string, timeout time.Duration) (map[string]bool, error) {
+	marker := "pidicon-bench/sweep/" + randomHex(8)
+	var mu sync.Mutex
+	found := make(map[string]bool)
+	done := make(chan struct{})
+	var once sync.Once
+	c, err := dial(ctx, url, "sweep", timeout, func(m mqtt.Message) {
+		if m.Topic() == marker {
+			once.Do(func() { close(done) })
+			return
+		}
+		if m.Retained() && len(m.Payload()) > 0 {
+			mu.Lock()
+			found[m.Topic()] = true
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find retained topics: %w", err)
+	}
+	defer c.close()
+	subs := map[string]byte{marker: 0}
+	for _, f := range filters {
+		subs[f] = 0
+	}
+	if err := c.subscribe(ctx, subs); err != nil {
+		return nil, fmt.Errorf("find retained topics: %w", err)
+	}
+	c.send(marker, []byte("end"), false)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		return nil, fmt.Errorf("find retained topics: the broker did not send %s back within %s", marker, timeout)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return maps.Clone(found), nil
 }
 
 // startupSizes is the sorted list of start-up sizes.
