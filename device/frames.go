@@ -46,7 +46,7 @@ func (r *run) frame() {
 	case r.note != nil:
 		r.drawNote(buf, now)
 		if r.noteScrolls() {
-			r.nextFrame = now.Add(r.minGap)
+			r.nextFrame = nextOnGrid(due, r.minGap, now)
 		}
 	case r.desired.PlayState == state.Stopped:
 		fillBlack(buf)
@@ -98,6 +98,7 @@ func (r *run) push(frame *image.RGBA, skipSame bool) bool {
 		return true
 	}
 	r.lastPush = time.Now()
+	r.pace.pushed(r.lastPush)
 	if err := r.call(func(ctx context.Context) error { return r.opts.Driver.PushFrame(ctx, frame) }); err != nil {
 		r.opts.Buffers.PutFrame(frame)
 		r.commandFailed("push frame", err)
@@ -221,6 +222,22 @@ type animation struct {
 	sent    bool // every frame was sent (and dropped): the display plays it
 }
 
+// uploading reports whether an animation is being handed to the display.
+func (r *run) uploading() bool {
+	return r.anim.checked && !r.anim.sent && len(r.anim.frames) > 1
+}
+
+// nextOnGrid is the frame after due on a grid of interval: due+interval,
+// or now when that has passed by a whole interval (frames are dropped,
+// not caught up).
+func nextOnGrid(due time.Time, interval time.Duration, now time.Time) time.Time {
+	next := due.Add(interval)
+	if due.IsZero() || now.Sub(next) >= interval {
+		return now
+	}
+	return next
+}
+
 // animating reports whether the scene is an animation the display plays
 // by itself, and loads it the first time it is asked.
 func (r *run) animating() bool {
@@ -244,6 +261,7 @@ func (r *run) uploadAnimationFrame() {
 	i, count := r.anim.next, len(r.anim.frames)
 	delay := max(r.anim.delays[i], r.minGap) // never faster than the display's limit
 	r.lastPush = time.Now()
+	r.pace.pushed(r.lastPush)
 	err := r.call(func(ctx context.Context) error {
 		return ani.PushAnimationFrame(ctx, r.anim.frames[i], i, count, delay)
 	})

@@ -400,3 +400,29 @@ func TestController_AnimationUpload(t *testing.T) {
 		}
 	})
 }
+
+// TestController_SlowPushesKeepTheRate: a display that takes 40 ms to
+// take each frame still gets the animated scene's 5 frames a second (each
+// frame keeps to its schedule; spaced from the last push, every delay
+// added up and it got 4.2), and never more than 5 in any second.
+func TestController_SlowPushesKeepTheRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, log := bubbleDevice(t)
+		p.SetLatency(40 * time.Millisecond)
+		c := newController("demo", log, nil)
+		runInBubble(t, c, &recorder{})
+		c.Desire(desired(50, true, scene.Wave, state.Playing), true)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		start := log.mark()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		pushes := log.after(start)
+		if len(pushes) < 49 {
+			t.Errorf("%d frames in 10 s, want 50 (at least 49)", len(pushes))
+		}
+		if n := maxPerSecond(pushes); n > 5 {
+			t.Errorf("%d frames in one second, want at most 5", n)
+		}
+	})
+}

@@ -45,6 +45,7 @@ type run struct {
 
 	// The pacing point: every frame, whatever triggers it.
 	nextFrame time.Time     // zero: no frame due
+	pace      pacer         // the frame limit
 	lastPush  time.Time     // when the last frame went to the display
 	minGap    time.Duration // 1/maxFPS
 
@@ -85,6 +86,7 @@ func (c *Controller) Run(ctx context.Context, obs Observer) error {
 		obs:        obs,
 		m:          Metrics{Status: StatusSwitching},
 		minGap:     time.Duration(float64(time.Second) / c.maxFPS),
+		pace:       newPacer(c.maxFPS),
 	}
 	// On the heap, not in Run's stack frame: drawing and sending grow the
 	// goroutine's stack, and the runtime shrinks an idle goroutine's
@@ -280,20 +282,18 @@ func (r *run) playStateChanged() {
 // frameNow asks for a frame as soon as the pacing point lets one through.
 func (r *run) frameNow() { r.nextFrame = time.Now() }
 
-// dueAt is when the next frame may go: when it is due, but never sooner
-// than the frame limit after the last one, nor while commands are held.
+// dueAt is when the next frame may go: when it is due, but never before
+// the frame limit lets it (an animation's upload: a whole frame interval
+// after the last post, which a Pixoo needs), nor while commands are held.
 func (r *run) dueAt() time.Time {
 	if r.nextFrame.IsZero() {
 		return time.Time{}
 	}
-	t := r.nextFrame
-	if gap := r.lastPush.Add(r.minGap); gap.After(t) {
-		t = gap
+	t := later(r.nextFrame, r.pace.earliest())
+	if r.uploading() {
+		t = later(t, r.lastPush.Add(r.minGap))
 	}
-	if r.holdUntil.After(t) {
-		t = r.holdUntil
-	}
-	return t
+	return later(t, r.holdUntil)
 }
 
 // untilNext is how long the loop may sleep before something is due.
