@@ -1,0 +1,253 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/pidicon/pidicon-mqtt/internal/logkey"
+	"github.com/pidicon/pidicon-mqtt/state"
+	"github.com/pidicon/pidicon-mqtt/topic"
+)
+
+// Brokers differ in whom they hand retained messages: mosquitto and the
+// embedded broker send them to every matching subscription; RabbitMQ 3.10
+// only to a subscription whose filter is the topic itself, none to a
+// wildcard. So the daemon reads what it needs by exact topics, and checks
+// at start-up what the broker does with the two retained topics it has
+// just published (see retainedCheck).
+
+// retainedRead collects the retained messages that one subscription
+// brings, until the sync message published behind it comes back.
+type retainedRead struct {
+	token  string        // the payload of our sync message
+	synced chan struct{} // closed when it came back
+	once   sync.Once
+
+	mu  sync.Mutex
+	got map[string][]byte
+}
+
+// retainedReads are the bridge's reads of retained messages and what the
+// first one showed of the broker. Its methods are safe for concurrent use.
+type retainedReads struct {
+	current atomic.Pointer[retainedRead] // the read in progress, or nil
+	seq     atomic.Uint64                // numbers the sync tokens
+
+	// exactSweep: subscribe the exact command topics after each
+	// connection, because wildcard subscriptions do not bring the
+	// retained commands (or the broker's behaviour is not known).
+	exactSweep atomic.Bool
+
+	mu       sync.Mutex
+	warnings []string
+}
+
+// take gives m to the read in progress: our sync message, or a retained
+// message other than a command (commands go their own way, to be cleared
+// and reported). It reports whether m was taken.
+func (r *retainedReads) take(m mqtt.Message, syncTopic string, isCommand bool) bool {
+	rd := r.current.Load()
+	if rd == nil {
+		return false
+	}
+	if m.Topic() == syncTopic {
+		if string(m.Payload()) == rd.token {
+			rd.once.Do(func() { close(rd.synced) })
+		}
+		return true
+	}
+	if !m.Retained() || isCommand {
+		return false
+	}
+	if len(m.Payload()) > 0 {
+		rd.mu.Lock()
+		rd.got[m.Topic()] = m.Payload()
+		rd.mu.Unlock()
+	}
+	return true
+}
+
+// readRetained subscribes at QoS 0 to filters and to the sync topic,
+// publishes a sync message and collects the retained messages that arrive
+// before it comes back, or until deadline. It returns them and whether the
+// sync message came back (every retained message was seen).
+//
+// QoS 0 throughout: the broker then sends the retained messages and our
+// sync message behind them in order, without the per-client limits on QoS
+// 1 deliveries (mosquitto: 20 in flight, 1,000 queued, the rest dropped)
+// that would let the sync overtake or lose retained state. paho calls the
+// handler in arrival order, so when the sync message is handled every
+// retained message before it has been recorded.
+func (b *Bridge) readRetained(ctx context.Context, filters []string, deadline time.Time) (map[string][]byte, bool, error) {
+	syncTopic := b.topics.Bridge(topic.BridgeSync)
+	rd := &retainedRead{
+		token:  fmt.Sprintf("%s/%d", b.opts.ClientID, b.retained.seq.Add(1)),
+		synced: make(chan struct{}),
+		got:    make(map[string][]byte),
+	}
+	b.retained.current.Store(rd)
+	defer b.retained.current.Store(nil)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	filters = append(filters, syncTopic)
+	err := subscribeAll(ctx, b.client, filters, 0, time.Until(deadline))
+	synced := false
+	if err == nil {
+		b.client.Publish(syncTopic, 0, false, rd.token)
+		select {
+		case <-rd.synced:
+			synced = true
+		case <-ctx.Done():
+		}
+	}
+	// Not awaited: nothing depends on it, and retained messages that still
+	// come are ignored once the read is over.
+	for batch := range slices.Chunk(filters, filtersPerPacket) {
+		b.client.Unsubscribe(batch...)
+	}
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	return rd.got, synced, err
+}
+
+// probe is what the daemon published retained just before its first read
+// of the broker, to see whether the broker hands it back.
+type probe struct {
+	info  []byte // bridge/info, read back on its exact topic
+	acked bool   // the broker acknowledged both publishes in time
+}
+
+// publishProbe publishes bridge/info and bridge/state (offline: the daemon
+// is not serving yet) retained, directly rather than through the outbox,
+// and waits for the broker's acknowledgements, so that the read that
+// follows sees them if the broker keeps them.
+func (b *Bridge) publishProbe(ctx context.Context, deadline time.Time) probe {
+	p := probe{info: b.info()}
+	toks := []mqtt.Token{
+		b.client.Publish(b.topics.Bridge(topic.BridgeInfo), 1, true, p.info),
+		b.client.Publish(b.topics.Bridge(topic.BridgeState), 1, true, []byte(topic.Offline)),
+	}
+	b.stats.published.Add(uint64(len(toks)))
+	p.acked = true
+	for _, tok := range toks {
+		if err := await(ctx, tok, time.Until(deadline)); err != nil {
+			p.acked = false
+		}
+	}
+	return p
+}
+
+// retainedCheck is what the first read showed of the broker.
+type retainedCheck struct {
+	synced bool // every retained message of the read came (the sync came back)
+	// exact: the probe's bridge/info came back on its exact topic.
+	exact bool
+	// wildcard: the probe's bridge/state came back through <base>/+/state
+	// (no exact subscription covers it).
+	wildcard bool
+}
+
+// conclusive reports whether the check tells anything: the probe was
+// acknowledged before the read and the read completed.
+func (c retainedCheck) conclusive(p probe) bool { return p.acked && c.synced }
+
+// judge records what the check says about the broker: whether retained
+// commands must be looked for by exact topics, and the warnings for the
+// log (once) and Warnings.
+func (b *Bridge) judge(c retainedCheck, p probe) {
+	conclusive := c.conclusive(p)
+	b.retained.exactSweep.Store(!conclusive || !c.wildcard)
+	if !conclusive {
+		return
+	}
+	var warn string
+	switch {
+	case !c.exact:
+		warn = fmt.Sprintf("the MQTT broker did not hand back the retained %s it had just acknowledged: it does not keep retained messages, so clients do not get the full state when they connect and the next start cannot restore from the broker (see docs/BROKERS.md)",
+			b.topics.Bridge(topic.BridgeInfo))
+	case !c.wildcard:
+		warn = fmt.Sprintf("the MQTT broker hands retained messages only to subscriptions of exact topics: clients that subscribe with wildcards (such as %s/+/state or %s/#) do not get the full state when they connect; subscribe to exact topics or use a broker that sends retained messages to wildcard subscriptions (see docs/BROKERS.md)",
+			b.topics.Base, b.opts.HomeAssistant.DiscoveryPrefix)
+	default:
+		return
+	}
+	b.log.Warn(warn)
+	b.retained.mu.Lock()
+	b.retained.warnings = append(b.retained.warnings, warn)
+	b.retained.mu.Unlock()
+}
+
+// Warnings lists what is wrong but does not stop the daemon from serving,
+// such as a broker that does not hand back retained messages (for
+// /healthz); empty when all is well.
+func (b *Bridge) Warnings() []string {
+	b.retained.mu.Lock()
+	defer b.retained.mu.Unlock()
+	return append([]string(nil), b.retained.warnings...)
+}
+
+// commandTopics are the exact command topics of every configured device:
+// <base>/<id>/<field>/set for each field, <base>/<id>/set and
+// <base>/<id>/get.
+func (b *Bridge) commandTopics() []string {
+	var out []string
+	for _, id := range b.ids {
+		for _, f := range state.Fields() {
+			out = append(out, b.topics.FieldSet(id, f))
+		}
+		out = append(out, b.topics.Device(id, topic.Set), b.topics.Device(id, topic.Get))
+	}
+	return out
+}
+
+// sweepRetainedCommands subscribes to the exact command topics of every
+// configured device, so that a broker that hands retained messages only
+// to exact subscriptions delivers the retained commands (onMessage clears
+// and reports them), then unsubscribes again: the wildcard subscriptions
+// take the commands. QoS 1 like those, so that a broker that keeps one
+// queue per QoS (RabbitMQ) does not deliver a command twice while both
+// are subscribed.
+func (b *Bridge) sweepRetainedCommands(ctx context.Context) {
+	start := time.Now()
+	topics := b.commandTopics()
+	if err := subscribeAll(ctx, b.client, topics, 1, 10*time.Second); err != nil {
+		if ctx.Err() == nil {
+			b.log.Warn("cannot subscribe to the exact command topics; retained commands may stay on the broker", logkey.Error, err)
+		}
+	}
+	if err := unsubscribeAll(ctx, b.client, topics, 10*time.Second); err != nil && ctx.Err() == nil {
+		b.log.Debug("unsubscribe from the exact command topics", logkey.Error, err)
+	}
+	b.log.Debug("looked for retained commands on the exact command topics",
+		logkey.Count, len(topics), logkey.Took, time.Since(start).Round(time.Millisecond))
+}
+
+// sweeper runs sweepRetainedCommands in the background, one at a time:
+// a broker that is slow per subscription must not hold up the commands.
+// Only Run's goroutine uses it.
+type sweeper struct {
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+}
+
+// start stops the sweep in progress, if any, and starts f.
+func (s *sweeper) start(ctx context.Context, f func(context.Context)) {
+	s.stop()
+	ctx, s.cancel = context.WithCancel(ctx)
+	s.wg.Go(func() { f(ctx) })
+}
+
+// stop stops the sweep in progress and waits for it.
+func (s *sweeper) stop() {
+	if s.cancel != nil {
+		s.cancel()
+		s.cancel = nil
+	}
+	s.wg.Wait()
+}
