@@ -95,11 +95,9 @@ type Bridge struct {
 	connected    chan struct{}   // capacity 1: "a connection came up"
 	closing      atomic.Bool     // shutdown began: take no more commands
 
-	restoring atomic.Bool
-	syncCh    chan struct{} // our sync message came back
+	retained retainedReads // reads of the broker's retained messages (retained.go)
 
 	mu     sync.Mutex           // guards the maps below
-	found  map[string][]byte    // retained state and discovery topics seen at start-up
 	last   map[string][]byte    // transient retained topics (availability, metrics, frame)
 	lively map[string]bool      // which of last are lively (message.lively)
 	clears map[string]time.Time // set topics we cleared, until when their empty echo is ours
@@ -145,7 +143,6 @@ func New(opts Options) *Bridge {
 		republishReq: make(chan struct{}, 1),
 		rejectLog:    lograte.Limiter{Every: 100 * time.Millisecond},
 		connected:    make(chan struct{}, 1),
-		syncCh:       make(chan struct{}, 1),
 		last:         make(map[string][]byte),
 		lively:       make(map[string]bool),
 		clears:       make(map[string]time.Time),
@@ -211,6 +208,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 	restored := false
 	var inbox chan command      // nil (blocked) until state is restored
 	var republish chan struct{} // likewise
+	var sweep sweeper           // retained commands on exact topics, if needed
+	defer sweep.stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -240,6 +239,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 				b.stats.restored.Store(true)
 			}
 			b.subscribeCommands(ctx)
+			if b.retained.exactSweep.Load() {
+				sweep.start(ctx, b.sweepRetainedCommands)
+			}
 			b.republishAll()
 		case c := <-inbox:
 			b.apply(c)

@@ -19,8 +19,8 @@ import (
 // embedded broker send them to every matching subscription; RabbitMQ 3.10
 // only to a subscription whose filter is the topic itself, none to a
 // wildcard. So the daemon reads what it needs by exact topics, and checks
-// at start-up what the broker does with the two retained topics it has
-// just published (see retainedCheck).
+// at start-up what the broker does with a retained message it has just
+// published (see retainedCheck).
 
 // retainedRead collects the retained messages that one subscription
 // brings, until the sync message published behind it comes back.
@@ -116,61 +116,59 @@ func (b *Bridge) readRetained(ctx context.Context, filters []string, deadline ti
 	return rd.got, synced, err
 }
 
-// probe is what the daemon published retained just before its first read
-// of the broker, to see whether the broker hands it back.
-type probe struct {
-	info  []byte // bridge/info, read back on its exact topic
-	acked bool   // the broker acknowledged both publishes in time
+// publishProbe publishes bridge/state offline (the daemon is not serving
+// yet) retained, directly rather than through the outbox, and waits for
+// the broker's acknowledgement, so that the read that follows sees it if
+// the broker keeps it and hands it to the subscription. It reports whether
+// the broker acknowledged it in time.
+func (b *Bridge) publishProbe(ctx context.Context, deadline time.Time) bool {
+	tok := b.client.Publish(b.topics.Bridge(topic.BridgeState), 1, true, []byte(topic.Offline))
+	b.stats.published.Add(1)
+	return await(ctx, tok, time.Until(deadline)) == nil
 }
 
-// publishProbe publishes bridge/info and bridge/state (offline: the daemon
-// is not serving yet) retained, directly rather than through the outbox,
-// and waits for the broker's acknowledgements, so that the read that
-// follows sees them if the broker keeps them.
-func (b *Bridge) publishProbe(ctx context.Context, deadline time.Time) probe {
-	p := probe{info: b.info()}
-	toks := []mqtt.Token{
-		b.client.Publish(b.topics.Bridge(topic.BridgeInfo), 1, true, p.info),
-		b.client.Publish(b.topics.Bridge(topic.BridgeState), 1, true, []byte(topic.Offline)),
-	}
-	b.stats.published.Add(uint64(len(toks)))
-	p.acked = true
-	for _, tok := range toks {
-		if err := await(ctx, tok, time.Until(deadline)); err != nil {
-			p.acked = false
-		}
-	}
-	return p
-}
-
-// retainedCheck is what the first read showed of the broker.
+// retainedCheck is what the first reads showed of the broker, from the
+// probe published just before them.
 type retainedCheck struct {
-	synced bool // every retained message of the read came (the sync came back)
-	// exact: the probe's bridge/info came back on its exact topic.
-	exact bool
-	// wildcard: the probe's bridge/state came back through <base>/+/state
-	// (no exact subscription covers it).
+	// conclusive: the probe was acknowledged and the reads completed.
+	conclusive bool
+	// wildcard: the probe came back through the wildcard <base>/+/state.
 	wildcard bool
+	// exact: the probe came back on its exact topic (or through the
+	// wildcard: a broker that hands a retained message to a wildcard
+	// subscription hands it to an exact one).
+	exact bool
 }
 
-// conclusive reports whether the check tells anything: the probe was
-// acknowledged before the read and the read completed.
-func (c retainedCheck) conclusive(p probe) bool { return p.acked && c.synced }
+// checkRetained completes the check of the restore's read, which found
+// whether the probe came back through the wildcard: if it did not, a read
+// of its exact topic tells a broker that hands retained messages only to
+// exact subscriptions from one that keeps none.
+func (b *Bridge) checkRetained(ctx context.Context, acked, synced, wildcard bool) retainedCheck {
+	c := retainedCheck{conclusive: acked && synced, wildcard: wildcard, exact: wildcard}
+	if !c.conclusive || wildcard {
+		return c
+	}
+	probe := b.topics.Bridge(topic.BridgeState)
+	got, synced, _ := b.readRetained(ctx, []string{probe}, time.Now().Add(b.opts.RestoreWait))
+	_, c.exact = got[probe]
+	c.conclusive = synced
+	return c
+}
 
 // judge records what the check says about the broker: whether retained
 // commands must be looked for by exact topics, and the warnings for the
 // log (once) and Warnings.
-func (b *Bridge) judge(c retainedCheck, p probe) {
-	conclusive := c.conclusive(p)
-	b.retained.exactSweep.Store(!conclusive || !c.wildcard)
-	if !conclusive {
+func (b *Bridge) judge(c retainedCheck) {
+	b.retained.exactSweep.Store(!c.conclusive || !c.wildcard)
+	if !c.conclusive {
 		return
 	}
 	var warn string
 	switch {
 	case !c.exact:
 		warn = fmt.Sprintf("the MQTT broker did not hand back the retained %s it had just acknowledged: it does not keep retained messages, so clients do not get the full state when they connect and the next start cannot restore from the broker (see docs/BROKERS.md)",
-			b.topics.Bridge(topic.BridgeInfo))
+			b.topics.Bridge(topic.BridgeState))
 	case !c.wildcard:
 		warn = fmt.Sprintf("the MQTT broker hands retained messages only to subscriptions of exact topics: clients that subscribe with wildcards (such as %s/+/state or %s/#) do not get the full state when they connect; subscribe to exact topics or use a broker that sends retained messages to wildcard subscriptions (see docs/BROKERS.md)",
 			b.topics.Base, b.opts.HomeAssistant.DiscoveryPrefix)

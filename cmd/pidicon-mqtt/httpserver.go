@@ -34,7 +34,9 @@ func (o *observed) handler() http.Handler {
 }
 
 // healthz answers 200 "ok" when the daemon serves (connected to the broker,
-// state restored), else 503 with the reason.
+// state restored), else 503 with the reason. A 200 lists, after "ok", one
+// "warning: " line for each thing that is wrong but does not stop the
+// daemon from serving (a broker that does not hand back retained messages).
 func (o *observed) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -44,6 +46,9 @@ func (o *observed) healthz(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ok")
+	for _, warn := range o.bridge.Warnings() {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
 }
 
 func (o *observed) metrics(w http.ResponseWriter, _ *http.Request) {
