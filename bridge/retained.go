@@ -204,26 +204,85 @@ func (b *Bridge) commandTopics() []string {
 	return out
 }
 
-// sweepRetainedCommands subscribes to the exact command topics of every
-// configured device, so that a broker that hands retained messages only
-// to exact subscriptions delivers the retained commands (onMessage clears
-// and reports them), then unsubscribes again: the wildcard subscriptions
-// take the commands. QoS 1 like those, so that a broker that keeps one
-// queue per QoS (RabbitMQ) does not deliver a command twice while both
-// are subscribed.
+// sweepTimeout bounds each step of a sweep of retained commands.
+const sweepTimeout = 10 * time.Second
+
+// sweepRetainedCommands looks for retained commands on the exact command
+// topics of every configured device, for a broker that hands retained
+// messages only to exact subscriptions (onMessage clears and reports
+// them). It uses a connection of its own, with a clean session: the
+// daemon's session keeps only its wildcard subscriptions (two matching
+// subscriptions may bring a command twice), the subscriptions go when the
+// connection closes, and a broker that is slow per subscription (RabbitMQ
+// 3.10: a millisecond or more each) works on them beside the daemon's
+// connection, not in its way.
 func (b *Bridge) sweepRetainedCommands(ctx context.Context) {
 	start := time.Now()
-	topics := b.commandTopics()
-	if err := subscribeAll(ctx, b.client, topics, 1, 10*time.Second); err != nil {
+	syncTopic := b.topics.Bridge(topic.BridgeSync)
+	token := fmt.Sprintf("%s-sweep/%d", b.opts.ClientID, b.retained.seq.Add(1))
+	synced := make(chan struct{})
+	var once sync.Once
+	c := mqtt.NewClient(b.sweepOptions(func(_ mqtt.Client, m mqtt.Message) {
+		switch {
+		case m.Topic() == syncTopic:
+			if string(m.Payload()) == token {
+				once.Do(func() { close(synced) })
+			}
+		case m.Retained():
+			b.onMessage(nil, m)
+		}
+	}))
+	tok := c.Connect()
+	if err := await(ctx, tok, sweepTimeout); err != nil {
+		if ctx.Err() == nil {
+			b.log.Warn("cannot connect to look for retained commands on their exact topics", logkey.Error, err)
+		}
+		// A connection still being made cannot be stopped halfway: let
+		// it end (ConnectTimeout), then close it if it was made.
+		tok.WaitTimeout(sweepTimeout)
+		c.Disconnect(250)
+		return
+	}
+	defer c.Disconnect(250)
+	topics := append(b.commandTopics(), syncTopic)
+	if err := subscribeAll(ctx, c, topics, 0, sweepTimeout); err != nil {
 		if ctx.Err() == nil {
 			b.log.Warn("cannot subscribe to the exact command topics; retained commands may stay on the broker", logkey.Error, err)
 		}
+		return
 	}
-	if err := unsubscribeAll(ctx, b.client, topics, 10*time.Second); err != nil && ctx.Err() == nil {
-		b.log.Debug("unsubscribe from the exact command topics", logkey.Error, err)
+	c.Publish(syncTopic, 0, false, token)
+	timer := time.NewTimer(sweepTimeout)
+	defer timer.Stop()
+	select {
+	case <-synced:
+	case <-timer.C:
+	case <-ctx.Done():
 	}
 	b.log.Debug("looked for retained commands on the exact command topics",
-		logkey.Count, len(topics), logkey.Took, time.Since(start).Round(time.Millisecond))
+		logkey.Count, len(topics)-1, logkey.Took, time.Since(start).Round(time.Millisecond))
+}
+
+// sweepOptions are the options of the sweep's connection: the daemon's
+// broker and login, a client id of its own, a clean session.
+func (b *Bridge) sweepOptions(handler mqtt.MessageHandler) *mqtt.ClientOptions {
+	o := mqtt.NewClientOptions().
+		AddBroker(b.opts.URL).
+		SetClientID(b.opts.ClientID + "-sweep").
+		SetCleanSession(true).
+		SetAutoReconnect(false).
+		SetConnectTimeout(5 * time.Second).
+		SetWriteTimeout(5 * time.Second).
+		SetOrderMatters(true).
+		SetDefaultPublishHandler(handler)
+	if b.opts.Username != "" {
+		o.SetUsername(b.opts.Username)
+		o.SetPassword(b.opts.Password)
+	}
+	if b.opts.TLS != nil {
+		o.SetTLSConfig(b.opts.TLS)
+	}
+	return o
 }
 
 // sweeper runs sweepRetainedCommands in the background, one at a time:

@@ -87,36 +87,6 @@ func subscribeAll(ctx context.Context, c mqtt.Client, filters []string, qos byte
 		}
 		return nil
 	}
-	err := inPackets(filters, func(batch []string) mqtt.Token {
-		subs := make(map[string]byte, len(batch))
-		for _, f := range batch {
-			subs[f] = qos
-		}
-		return c.SubscribeMultiple(subs, nil)
-	}, check)
-	if err != nil || len(refused) == 0 {
-		return err
-	}
-	return subscribe(ctx, c, refused, timeout)
-}
-
-// unsubscribeAll unsubscribes from filters in packets, as subscribeAll
-// subscribes.
-func unsubscribeAll(ctx context.Context, c mqtt.Client, filters []string, timeout time.Duration) error {
-	return inPackets(filters,
-		func(batch []string) mqtt.Token { return c.Unsubscribe(batch...) },
-		func(tok mqtt.Token) error {
-			if err := await(ctx, tok, timeout); err != nil {
-				return fmt.Errorf("unsubscribe: %w", err)
-			}
-			return nil
-		})
-}
-
-// inPackets sends filters in packets of filtersPerPacket (send) and checks
-// each answer (check), with at most packetsInFlight packets unanswered. It
-// stops at the first failed check.
-func inPackets(filters []string, send func([]string) mqtt.Token, check func(mqtt.Token) error) error {
 	var window []mqtt.Token
 	for batch := range slices.Chunk(filters, filtersPerPacket) {
 		if len(window) == packetsInFlight {
@@ -125,14 +95,21 @@ func inPackets(filters []string, send func([]string) mqtt.Token, check func(mqtt
 			}
 			window = window[1:]
 		}
-		window = append(window, send(batch))
+		subs := make(map[string]byte, len(batch))
+		for _, f := range batch {
+			subs[f] = qos
+		}
+		window = append(window, c.SubscribeMultiple(subs, nil))
 	}
 	for _, tok := range window {
 		if err := check(tok); err != nil {
 			return err
 		}
 	}
-	return nil
+	if len(refused) == 0 {
+		return nil
+	}
+	return subscribe(ctx, c, refused, timeout)
 }
 
 // await waits for tok, up to timeout, and returns its error.
