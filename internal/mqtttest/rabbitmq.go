@@ -102,16 +102,19 @@ func StartRabbitMQ(bin string, opts RabbitMQOptions) (*RabbitMQ, error) {
 	return r, nil
 }
 
+// newRabbitMQ prepares a node in dir (and starts its epmd); on an error
+// the returned node still owns dir, for Close.
 func newRabbitMQ(bin, dir string, opts RabbitMQOptions) (*RabbitMQ, error) {
+	r := &RabbitMQ{bin: bin, dir: dir}
 	ports, err := freePorts(4)
 	if err != nil {
-		return nil, fmt.Errorf("rabbitmq: %w", err)
+		return r, fmt.Errorf("rabbitmq: %w", err)
 	}
 	epmdPort, amqp, dist, mqtt := ports[0], ports[1], ports[2], ports[3]
 	if opts.Join != nil {
 		epmdPort = opts.Join.epmdPort
 	}
-	r := &RabbitMQ{bin: bin, dir: dir, name: "pidicon-" + randomHex(4) + "@localhost", mqtt: mqtt, epmdPort: epmdPort}
+	r.name, r.mqtt, r.epmdPort = "pidicon-"+randomHex(4)+"@localhost", mqtt, epmdPort
 	home := filepath.Join(dir, "home")
 	for _, d := range []string{home, filepath.Join(dir, "data"), filepath.Join(dir, "log")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
