@@ -179,6 +179,7 @@ func (r *RabbitMQ) startEpmd(port int) error {
 		return fmt.Errorf("rabbitmq: epmd (Erlang) not found: %w", err)
 	}
 	cmd := exec.Command(bin, "-address", "127.0.0.1", "-port", fmt.Sprint(port))
+	cmd.SysProcAttr = procAttr(syscall.SIGKILL)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("rabbitmq: start epmd: %w", err)
 	}
@@ -210,8 +211,9 @@ func (r *RabbitMQ) Start() error {
 	cmd.Env = r.env
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group: the script, the Erlang VM and its helpers
-	// are stopped together.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// are stopped together. SIGTERM if the test binary dies: the script
+	// then stops the VM.
+	cmd.SysProcAttr = procAttr(syscall.SIGTERM)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("rabbitmq: start %s: %w", r.bin, err)
 	}
