@@ -115,11 +115,9 @@ type Bridge struct {
 	connected    chan struct{}   // capacity 1: "a connection came up"
 	closing      atomic.Bool     // shutdown began: take no more commands
 
-	restoring atomic.Bool
-	syncCh    chan struct{} // our sync message came back
+	retained retainedReads // reads of the broker's retained messages (retained.go)
 
 	mu     sync.Mutex           // guards the maps below
-	found  map[string][]byte    // retained state and discovery topics seen at start-up
 	last   map[string][]byte    // transient retained topics (availability, metrics, frame)
 	lively map[string]bool      // which of last are lively (message.lively)
 	clears map[string]time.Time // set topics we cleared, until when their empty echo is ours
@@ -189,7 +187,6 @@ func New(opts Options) *Bridge {
 		imageJobs:    make(chan command, imageQueue),
 		rejectLog:    lograte.Limiter{Every: 100 * time.Millisecond},
 		connected:    make(chan struct{}, 1),
-		syncCh:       make(chan struct{}, 1),
 		last:         make(map[string][]byte),
 		lively:       make(map[string]bool),
 		clears:       make(map[string]time.Time),
@@ -277,6 +274,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if b.opts.Catalog != nil {
 		scenesChanged = b.opts.Catalog.Changed()
 	}
+	var sweep sweeper           // retained commands on exact topics, if needed
+	defer sweep.stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -314,6 +313,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 				// must not lose it.
 				b.stats.restored.Store(true)
 				close(b.restored)
+			}
+			if b.retained.exactSweep.Load() {
+				sweep.start(ctx, b.sweepRetainedCommands)
 			}
 			b.in.resubscribe()
 			b.republishAll()

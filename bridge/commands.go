@@ -40,9 +40,9 @@ func (b *Bridge) subscribeCommands(ctx context.Context) {
 func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
 	b.stats.received.Add(1)
 	t, payload := m.Topic(), m.Payload()
-	if b.restoring.Load() && strings.HasPrefix(t, b.opts.HomeAssistant.DiscoveryPrefix+"/") {
-		b.recordFound(m)
-		return
+	p := b.topics.Parse(t)
+	if b.retained.take(m, b.topics.Bridge(topic.BridgeSync), p.IsCommand()) {
+		return // for the read of retained messages in progress
 	}
 	if b.inputMessage(m) {
 		return
@@ -55,32 +55,20 @@ func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
 		}
 		return
 	}
-	p := b.topics.Parse(t)
 	if ip, ok := b.compatAddress(t); ok {
 		p = topic.Parsed{Kind: topic.JSONSet, Device: ip}
 	}
-	switch p.Kind {
-	case topic.Other:
-		return
-	case topic.Sync:
-		if string(payload) == b.opts.ClientID {
-			select {
-			case b.syncCh <- struct{}{}:
-			default:
-			}
-		}
-		return
-	case topic.StateTopic:
-		if b.restoring.Load() {
-			b.recordFound(m)
-		}
-		return
+	if !p.IsCommand() {
+		return // state, sync or another topic: only reads take those
 	}
 	if len(payload) == 0 && b.ourClear(t) {
 		return
 	}
 	if m.Retained() {
-		if len(payload) > 0 {
+		// A second subscription that matches the topic brings the same
+		// retained command again while our clear is on its way: it was
+		// reported once.
+		if len(payload) > 0 && !b.clearing(t) {
 			b.clearRetained(t)
 			b.reject(p, t, payload, topic.ErrRetainedCommand)
 		}
@@ -255,6 +243,14 @@ func (b *Bridge) clearRetained(t string) {
 	b.clears[t] = time.Now().Add(clearEcho)
 	b.mu.Unlock()
 	b.box.put(message{topic: t, retain: true})
+}
+
+// clearing reports whether a clear of topic t is on its way.
+func (b *Bridge) clearing(t string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	until, ok := b.clears[t]
+	return ok && time.Now().Before(until)
 }
 
 // ourClear reports whether an empty message on topic is the echo of our

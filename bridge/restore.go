@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/pidicon/pidicon-mqtt/event"
 	"github.com/pidicon/pidicon-mqtt/internal/logkey"
 	"github.com/pidicon/pidicon-mqtt/state"
@@ -80,60 +78,47 @@ func (b *Bridge) driveAll() {
 	}
 }
 
-// restoreFromBroker reads the retained state topics once, at the first
+// restoreFromBroker reads the broker's retained state once, at the first
 // connection, and restores each device's newest state (file or broker).
-// It waits until the broker has sent every retained state (a sync message
-// we publish after subscribing comes back behind them) or RestoreWait
-// passed.
+//
+// Each configured device's state topic is read by its exact topic, so the
+// restore works on a broker that hands retained messages only to exact
+// subscriptions. The wildcards add what exact topics cannot name: devices
+// no longer configured and discovery configs of entities that are gone,
+// both to be cleared. The read also checks the broker: bridge/state,
+// published retained just before it, must come back through the wildcard
+// <base>/+/state, or else on its exact topic (checkRetained).
+//
+// It waits until the broker has sent every retained message (a sync
+// message published after subscribing comes back behind them) or
+// RestoreWait passed.
 func (b *Bridge) restoreFromBroker(ctx context.Context) {
 	start := time.Now()
-	deadline := time.NewTimer(b.opts.RestoreWait)
-	defer deadline.Stop()
-	filter := b.topics.Base + "/+/" + topic.State
-	syncTopic := b.topics.Bridge(topic.BridgeSync)
-	b.mu.Lock()
-	b.found = make(map[string][]byte)
-	b.mu.Unlock()
-	b.restoring.Store(true)
-	synced := false
-	subCtx, cancel := context.WithTimeout(ctx, b.opts.RestoreWait)
-	// QoS 0 throughout: the broker then sends the retained messages and
-	// our sync message behind them in order, without the per-client limits
-	// on QoS 1 deliveries (mosquitto: 20 in flight, 1,000 queued, the rest
-	// dropped) that would let the sync overtake or lose retained state.
-	err := subscribe(subCtx, b.client, map[string]byte{filter: 0, b.discoveryFilter(): 0, syncTopic: 0}, b.opts.RestoreWait)
-	cancel()
+	deadline := start.Add(b.opts.RestoreWait)
+	acked := b.publishProbe(ctx, deadline)
+	filters := []string{b.topics.Base + "/+/" + topic.State, b.discoveryFilter()}
+	for _, id := range b.ids {
+		filters = append(filters, b.topics.Device(id, topic.State))
+	}
+	got, synced, err := b.readRetained(ctx, filters, deadline)
 	if err != nil {
 		b.log.Warn("cannot read the broker's retained state; going on with the file's", logkey.Error, err)
-	} else {
-		b.client.Publish(syncTopic, 0, false, b.opts.ClientID)
 	}
-	// paho calls the handler in arrival order, so when the sync message is
-	// handled every retained message before it has been recorded.
-	select {
-	case <-b.syncCh:
-		synced = true
-	case <-deadline.C:
-	case <-ctx.Done():
-	}
-	b.restoring.Store(false)
-	b.mu.Lock()
-	got := b.found
-	b.found = nil
-	b.mu.Unlock()
-	b.client.Unsubscribe(filter, b.discoveryFilter(), syncTopic)
 
+	probeBack := false
 	states := make(map[string][]byte)
 	var configs, seen []string
 	for _, t := range sortedKeys(got) {
-		p := b.topics.Parse(t)
-		if p.Kind != topic.StateTopic {
-			configs = append(configs, t) // a discovery config
-			continue
-		}
-		seen = append(seen, p.Device)
-		if _, ok := b.devices[p.Device]; ok {
-			states[p.Device] = got[t]
+		switch p := b.topics.Parse(t); {
+		case t == b.topics.Bridge(topic.BridgeState):
+			probeBack = true
+		case p.Kind == topic.StateTopic:
+			seen = append(seen, p.Device)
+			if _, ok := b.devices[p.Device]; ok {
+				states[p.Device] = got[t]
+			}
+		case strings.HasPrefix(t, b.opts.HomeAssistant.DiscoveryPrefix+"/"):
+			configs = append(configs, t)
 		}
 	}
 	res := b.restore(states)
@@ -142,20 +127,12 @@ func (b *Bridge) restoreFromBroker(ctx context.Context) {
 		counts[r.Source]++
 	}
 	b.clearStale(configs, seen)
+	check := b.checkRetained(ctx, acked, synced, probeBack)
+	b.judge(check)
+	// Complete: every retained message came, from a broker that keeps them.
+	complete := synced && (check.exact || !check.conclusive)
 	b.log.Info("state restored (newest of file and broker wins)",
 		logkey.FromFile, counts[state.FromFile], logkey.FromBroker, counts[state.FromBroker],
 		logkey.FromDefaults, counts[state.FromDefaults], logkey.RetainedSeen, len(got),
-		logkey.Complete, synced, logkey.Took, time.Since(start).Round(time.Millisecond))
-}
-
-// recordFound keeps a retained message seen while restoring.
-func (b *Bridge) recordFound(m mqtt.Message) {
-	if !m.Retained() || len(m.Payload()) == 0 {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.found != nil {
-		b.found[m.Topic()] = m.Payload()
-	}
+		logkey.Complete, complete, logkey.Took, time.Since(start).Round(time.Millisecond))
 }

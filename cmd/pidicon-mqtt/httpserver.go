@@ -43,6 +43,9 @@ func (o *observed) handler(page http.Handler) http.Handler {
 
 // healthz answers 200 "ok" when the daemon serves (connected to the broker,
 // state restored) and can write its state file, else 503 with the reason.
+// A 200 lists, after "ok", one "warning: " line for each thing that is
+// wrong but does not stop the daemon from serving (a broker that does not
+// hand back retained messages).
 func (o *observed) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -57,6 +60,9 @@ func (o *observed) healthz(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ok")
+	for _, warn := range o.bridge.Warnings() {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
 }
 
 // stateFileError says why the state file cannot be written now (the last

@@ -1,11 +1,12 @@
 // Package mqtttest is MQTT for tests: a real mosquitto broker process on a
 // free loopback port, which a test can stop and start again on the same
-// port (a broker restart that loses its retained messages), and a client
-// that records what it receives and waits on conditions.
+// port (a broker restart that loses its retained messages), RabbitMQ nodes
+// (rabbitmq.go), a proxy that cuts connections, and a client that records
+// what it receives and waits on conditions.
 //
-// StartMosquitto skips the test when mosquitto is not installed, unless the
-// CI environment variable is set: then it fails, because CI installs
-// mosquitto and a skipped test would hide a regression.
+// StartMosquitto and FindRabbitMQ skip the test when the broker is not
+// installed, unless the CI environment variable is set: then they fail,
+// because CI installs both and a skipped test would hide a regression.
 package mqtttest
 
 import (
