@@ -274,7 +274,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if b.opts.Catalog != nil {
 		scenesChanged = b.opts.Catalog.Changed()
 	}
-	var sweep sweeper           // retained commands on exact topics, if needed
+	var sweep sweeper // retained commands on exact topics, if needed
 	defer sweep.stop()
 	for {
 		select {

@@ -500,15 +500,33 @@ func (h *brokerHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets
 	switch {
 	case pk.FixedHeader.Type == packets.Connack && pk.ProtocolVersion == 5 && pk.ReasonCode < packets.ErrUnspecifiedError.Code:
 		pk.Properties.MaximumPacketSize = MaxPacket
-	case pk.FixedHeader.Type == packets.Publish && pk.SessionPresent:
-		// A retained publish OnPublish took from mochi: the retain flag
-		// back for a subscription that keeps it.
-		pk.SessionPresent = false
-		if cl.Properties.ProtocolVersion == 5 && retainAsPublished(cl, pk.TopicName) {
-			pk.FixedHeader.Retain = true
+	case pk.FixedHeader.Type == packets.Publish && pk.Origin != feedOrigin:
+		if !pk.FixedHeader.Dup && pk.Expiry != -1 {
+			// A live message, from mochi's write loop (a resend, marked
+			// so, comes from the client's read loop, which must go on to
+			// take the acknowledgements the feed waits for).
+			h.waitFeed(cl)
+		}
+		if pk.SessionPresent {
+			// A retained publish OnPublish took from mochi: the retain
+			// flag back for a subscription that keeps it.
+			pk.SessionPresent = false
+			if cl.Properties.ProtocolVersion == 5 && retainAsPublished(cl, pk.TopicName) {
+				pk.FixedHeader.Retain = true
+			}
 		}
 	}
 	return pk
+}
+
+// waitFeed holds a live message for cl until its retained feed has sent
+// what it has (see retainedFeed).
+func (h *brokerHook) waitFeed(cl *mochi.Client) {
+	if c := connOf(cl.Net.Conn); c != nil {
+		if f := c.feed.Load(); f != nil {
+			f.waitIdle()
+		}
+	}
 }
 
 // OnDisconnect reports a client disconnected for a packet over MaxPacket,

@@ -35,6 +35,13 @@ import (
 // write waits for the client's socket. What a late subscriber costs is one
 // goroutine and its window, however many topics there are.
 //
+// A client's live messages wait while its feed sends (OnPacketEncode
+// holds its write loop; they queue in mochi's outbound queue), so that a
+// message published after a subscription comes after its retained
+// messages, as mochi and mosquitto do it: the daemon's restore publishes a
+// sync message behind its subscriptions and takes it as the end of the
+// retained state.
+//
 // A retained message can change while the feed sends it. The subscription
 // already exists, so the client gets the change as a live publish; the
 // feed must not send the old value after it. Every change of a retained
@@ -282,12 +289,31 @@ type retainedFeed struct {
 	acked    chan struct{} // a QoS 1/2 message of the client completed
 	gone     chan struct{} // closed when the client disconnects
 	goneOnce sync.Once
+	idle     chan struct{} // closed while the feed has nothing to send (mu)
 
 	sent atomic.Uint64 // retained messages sent, for tests
 }
 
 func newRetainedFeed(b *Broker, cl *mochi.Client) *retainedFeed {
-	return &retainedFeed{b: b, cl: cl, acked: make(chan struct{}, 1), gone: make(chan struct{})}
+	idle := make(chan struct{})
+	close(idle)
+	return &retainedFeed{b: b, cl: cl, acked: make(chan struct{}, 1), gone: make(chan struct{}), idle: idle}
+}
+
+// feedOrigin marks the feed's own packets (Origin is not sent).
+const feedOrigin = "\x00retained-feed"
+
+// waitIdle waits until the feed has sent what it has, the client is gone
+// or the broker closes.
+func (f *retainedFeed) waitIdle() {
+	f.mu.Lock()
+	idle := f.idle
+	f.mu.Unlock()
+	select {
+	case <-idle:
+	case <-f.gone:
+	case <-f.b.closing:
+	}
 }
 
 // add queues subs and starts the feed's goroutine if it is not running.
@@ -299,6 +325,7 @@ func (f *retainedFeed) add(subs []feedSub) {
 		return
 	}
 	f.running = true
+	f.idle = make(chan struct{})
 	f.b.feeds.Add(1)
 	go func() {
 		defer f.b.feeds.Done()
@@ -313,6 +340,7 @@ func (f *retainedFeed) take() (feedSub, bool) {
 	defer f.mu.Unlock()
 	if len(f.queue) == 0 {
 		f.running = false
+		close(f.idle)
 		return feedSub{}, false
 	}
 	sub := f.queue[0]
@@ -359,6 +387,7 @@ func (f *retainedFeed) drop() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.queue, f.running = nil, false
+	close(f.idle)
 }
 
 // send sends t's retained message to the client, again while it changed
@@ -400,6 +429,7 @@ func (f *retainedFeed) write(sub feedSub, pk packets.Packet) bool {
 	out.FixedHeader.Retain = true // [MQTT-3.3.1-9]
 	out.FixedHeader.Qos = min(out.FixedHeader.Qos, sub.qos, f.b.server.Options.Capabilities.MaximumQos)
 	out.Properties.TopicAlias, out.Properties.TopicAliasFlag = 0, false
+	out.Origin = feedOrigin
 	out.Properties.SubscriptionIdentifier = nil
 	if sub.identifier > 0 {
 		out.Properties.SubscriptionIdentifier = []int{sub.identifier} // [MQTT-3.3.4-3]

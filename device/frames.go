@@ -98,8 +98,9 @@ func (r *run) push(frame *image.RGBA, skipSame bool) bool {
 		return true
 	}
 	r.lastPush = time.Now()
-	r.pace.pushed(r.lastPush)
-	if err := r.call(func(ctx context.Context) error { return r.opts.Driver.PushFrame(ctx, frame) }); err != nil {
+	err := r.call(func(ctx context.Context) error { return r.opts.Driver.PushFrame(ctx, frame) })
+	r.pace.pushed(time.Now())
+	if err != nil {
 		r.opts.Buffers.PutFrame(frame)
 		r.commandFailed("push frame", err)
 		return false
@@ -261,10 +262,10 @@ func (r *run) uploadAnimationFrame() {
 	i, count := r.anim.next, len(r.anim.frames)
 	delay := max(r.anim.delays[i], r.minGap) // never faster than the display's limit
 	r.lastPush = time.Now()
-	r.pace.pushed(r.lastPush)
 	err := r.call(func(ctx context.Context) error {
 		return ani.PushAnimationFrame(ctx, r.anim.frames[i], i, count, delay)
 	})
+	r.pace.pushed(time.Now())
 	if err != nil {
 		r.anim.next = 0 // start over
 		r.frameNow()
