@@ -3,6 +3,7 @@ package device
 import (
 	"context"
 	"image"
+	"time"
 
 	"github.com/pidicon/pidicon-mqtt/device/scene"
 )
@@ -25,4 +26,21 @@ type Driver interface {
 	PushFrame(ctx context.Context, frame *image.RGBA) error
 	// Probe is a cheap read that tells whether the device answers.
 	Probe(ctx context.Context) error
+}
+
+// frameSentKey is the context key of WithFrameSent.
+type frameSentKey struct{}
+
+// WithFrameSent returns ctx carrying sent, which a driver calls with the
+// time the display was handed the last byte of a frame (a request body
+// written): the controller's frame limit counts the frame from then, not
+// from when the display's answer came.
+func WithFrameSent(ctx context.Context, sent func(time.Time)) context.Context {
+	return context.WithValue(ctx, frameSentKey{}, sent)
+}
+
+// FrameSent returns the function WithFrameSent put in ctx, or nil.
+func FrameSent(ctx context.Context) func(time.Time) {
+	f, _ := ctx.Value(frameSentKey{}).(func(time.Time))
+	return f
 }

@@ -3,6 +3,7 @@ package device
 import (
 	"bytes"
 	"context"
+	"hash/fnv"
 	"hash/maphash"
 	"image"
 	"image/color"
@@ -67,6 +68,9 @@ func (r *run) frame() {
 		r.frameNo++
 		if r.desired.PlayState == state.Playing && r.interval > 0 {
 			r.nextFrame, scheduled = due.Add(r.interval), true
+			if r.frameNo == 1 {
+				r.nextFrame = r.nextFrame.Add(r.phase())
+			}
 		}
 	}
 	gen := r.gen
@@ -98,8 +102,11 @@ func (r *run) push(frame *image.RGBA, skipSame bool) bool {
 		return true
 	}
 	r.lastPush = time.Now()
-	err := r.call(func(ctx context.Context) error { return r.opts.Driver.PushFrame(ctx, frame) })
-	r.pace.pushed(time.Now())
+	var sent time.Time
+	err := r.call(func(ctx context.Context) error {
+		return r.opts.Driver.PushFrame(WithFrameSent(ctx, func(t time.Time) { sent = t }), frame)
+	})
+	r.pace.pushed(sentOr(sent, time.Now()))
 	if err != nil {
 		r.opts.Buffers.PutFrame(frame)
 		r.commandFailed("push frame", err)
@@ -223,6 +230,25 @@ type animation struct {
 	sent    bool // every frame was sent (and dropped): the display plays it
 }
 
+// phase is where in the frame interval this display's frames fall after
+// the first frame of a scene: its own place, from its id, so that
+// displays that start together do not all draw and send in the same
+// millisecond (a thousand of them queued for the CPUs, each frame late).
+func (r *run) phase() time.Duration {
+	h := fnv.New32a()
+	h.Write([]byte(r.opts.ID))
+	return time.Duration(uint64(h.Sum32()) % uint64(r.interval))
+}
+
+// sentOr is when a frame was handed to the display: sent, as the driver
+// told it (WithFrameSent), or else when the driver returned.
+func sentOr(sent, returned time.Time) time.Time {
+	if sent.IsZero() {
+		return returned
+	}
+	return sent
+}
+
 // uploading reports whether an animation is being handed to the display.
 func (r *run) uploading() bool {
 	return r.anim.checked && !r.anim.sent && len(r.anim.frames) > 1
@@ -262,10 +288,11 @@ func (r *run) uploadAnimationFrame() {
 	i, count := r.anim.next, len(r.anim.frames)
 	delay := max(r.anim.delays[i], r.minGap) // never faster than the display's limit
 	r.lastPush = time.Now()
+	var sent time.Time
 	err := r.call(func(ctx context.Context) error {
-		return ani.PushAnimationFrame(ctx, r.anim.frames[i], i, count, delay)
+		return ani.PushAnimationFrame(WithFrameSent(ctx, func(t time.Time) { sent = t }), r.anim.frames[i], i, count, delay)
 	})
-	r.pace.pushed(time.Now())
+	r.pace.pushed(sentOr(sent, time.Now()))
 	if err != nil {
 		r.anim.next = 0 // start over
 		r.frameNow()

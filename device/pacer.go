@@ -11,10 +11,12 @@ import (
 // window rather than spacing each from the one before: a frame that went
 // out late (a busy core, a slow answer) does not push back the ones after
 // it, which keep to their schedule. (Spaced from the last push, every
-// delay added up: 1,000 displays at 5 fps delivered 4.7.) Frames are
-// counted when the display has taken them: a frame reaches the display
-// before that, so however long each request takes, no second holds more
-// than n/window of them at the display either.
+// delay added up: 1,000 displays at 5 fps delivered 4.7.) A frame is
+// counted from when its last byte was handed to the display (the driver
+// tells, device.WithFrameSent; else when it returned): the display gets
+// each frame before that, so no second holds more than n of them at the
+// display either, while the time the display takes to answer (tens of
+// milliseconds for a Pixoo) does not slow the rate.
 type pacer struct {
 	sent   []time.Time // the last n frames, a ring; zero: none yet
 	next   int         // where the next frame goes in sent
@@ -38,7 +40,7 @@ func (p *pacer) earliest() time.Time {
 	return t
 }
 
-// pushed records a frame the display had taken by t.
+// pushed records a frame whose last byte was handed to the display at t.
 func (p *pacer) pushed(t time.Time) {
 	p.sent[p.next] = t
 	p.next = (p.next + 1) % len(p.sent)

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pidicon/pidicon-mqtt/device"
 )
 
 // BaseURL turns a host setting into a device's base URL, "http://host" or
@@ -168,7 +170,7 @@ func (c *Client) Do(ctx context.Context, op, method, target string, body []byte)
 		req.Header.Set("Content-Type", "application/json")
 	default:
 		// Sent with its Content-Length (a Pixoo takes no chunked body).
-		fenced := &fencedReader{r: bytes.NewReader(body)}
+		fenced := &fencedReader{r: bytes.NewReader(body), sent: device.FrameSent(ctx)}
 		defer fenced.fence()
 		req.Body, req.ContentLength = fenced, int64(len(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -239,10 +241,14 @@ func readCapped(buf []byte, r io.Reader, limit int) ([]byte, error) {
 // returns: the transport may go on reading a body after the answer came
 // (an early answer, a cancelled request), while the caller reuses the
 // bytes for its next request.
+//
+// It also tells sent (device.FrameSent) when the transport has read the
+// last byte.
 type fencedReader struct {
 	mu     sync.Mutex
 	r      *bytes.Reader
 	fenced bool
+	sent   func(time.Time)
 }
 
 func (f *fencedReader) Read(p []byte) (int, error) {
@@ -251,7 +257,12 @@ func (f *fencedReader) Read(p []byte) (int, error) {
 	if f.fenced {
 		return 0, errFenced
 	}
-	return f.r.Read(p)
+	n, err := f.r.Read(p)
+	if f.r.Len() == 0 && f.sent != nil {
+		f.sent(time.Now())
+		f.sent = nil
+	}
+	return n, err
 }
 
 func (f *fencedReader) Close() error { return nil }
