@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -29,6 +30,9 @@ import (
 )
 
 // runDaemon runs the daemon until ctx is done (a signal).
+// gcPercent is the daemon's garbage collection target unless GOGC is set.
+const gcPercent = 50
+
 func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv func(string) string) error {
 	cfg, err := loadConfig(configPath, getenv)
 	if err != nil {
@@ -37,6 +41,14 @@ func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv fu
 	sec, err := prepare(cfg, getenv) // validates, reads secrets and certificates
 	if err != nil {
 		return err
+	}
+	if getenv("GOGC") == "" {
+		// Most of the daemon's heap is live state, a little per display;
+		// Go's default lets the heap grow to twice that before it
+		// collects. Half of it again keeps the memory of many displays
+		// down at a small cost in collections (docs/PERFORMANCE.md);
+		// GOGC in the environment decides otherwise.
+		debug.SetGCPercent(gcPercent)
 	}
 	level, _ := parseLogLevel(cfg.Log.Level)
 	handler := newLogHandler(logw, cfg.Log.Format)
