@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -104,12 +105,20 @@ type retainedMessage struct {
 // when it has any.
 func newRetainedMessage(pk packets.Packet, now time.Time) *retainedMessage {
 	m := &retainedMessage{payload: bytes.Clone(pk.Payload), qos: pk.FixedHeader.Qos, origin: pk.Origin, created: now.Unix()}
+	// Properties.Copy copies its strings' headers: they may point into the
+	// packet's read buffer, as mochi decodes them without copying.
 	props := pk.Properties.Copy(false)
 	props.TopicAlias, props.TopicAliasFlag, props.SubscriptionIdentifier = 0, false, nil
 	if props.MessageExpiryInterval > 0 {
 		m.expiry = m.created + int64(props.MessageExpiryInterval)
 	}
 	if !isZeroProperties(props) {
+		props.ContentType, props.ResponseTopic = strings.Clone(props.ContentType), strings.Clone(props.ResponseTopic)
+		props.CorrelationData = bytes.Clone(props.CorrelationData)
+		props.User = slices.Clone(props.User)
+		for i, u := range props.User {
+			props.User[i] = packets.UserProperty{Key: strings.Clone(u.Key), Val: strings.Clone(u.Val)}
+		}
 		m.props = &props
 	}
 	return m
@@ -156,6 +165,9 @@ func (x *retainedIndex) store(topic string, msg *retainedMessage) {
 	if x.byName == nil {
 		x.byName = make(map[string]int)
 	}
+	// A copy: mochi's topic names point into the packet's read buffer,
+	// which a kept name would keep whole.
+	topic = strings.Clone(topic)
 	slot := retainedSlot{topic: topic, version: x.seq, msg: msg}
 	i := len(x.slots)
 	if n := len(x.free); n > 0 {
