@@ -22,6 +22,7 @@ type view struct {
 	mu       sync.Mutex
 	topics   map[string][]byte
 	watchers map[int]func(Update)
+	list     []func(Update) // the watchers, made again when they change
 	next     int
 }
 
@@ -41,7 +42,7 @@ func (v *view) set(t string, payload []byte) {
 	} else {
 		v.topics[t] = payload
 	}
-	watchers := slices.Collect(maps.Values(v.watchers))
+	watchers := v.list
 	v.mu.Unlock()
 	for _, f := range watchers {
 		f(Update{Topic: t, Payload: payload})
@@ -72,10 +73,12 @@ func (b *Bridge) Watch(f func(Update)) (cancel func()) {
 	id := b.view.next
 	b.view.next++
 	b.view.watchers[id] = f
+	b.view.list = slices.Collect(maps.Values(b.view.watchers))
 	return func() {
 		b.view.mu.Lock()
 		defer b.view.mu.Unlock()
 		delete(b.view.watchers, id)
+		b.view.list = slices.Collect(maps.Values(b.view.watchers))
 	}
 }
 

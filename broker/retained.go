@@ -105,6 +105,9 @@ type retainedMessage struct {
 // when it has any.
 func newRetainedMessage(pk packets.Packet, now time.Time) *retainedMessage {
 	m := &retainedMessage{payload: bytes.Clone(pk.Payload), qos: pk.FixedHeader.Qos, origin: pk.Origin, created: now.Unix()}
+	if isZeroProperties(&pk.Properties) {
+		return m // the daemon's messages, and MQTT 3.1.1 ones
+	}
 	// Properties.Copy copies its strings' headers: they may point into the
 	// packet's read buffer, as mochi decodes them without copying.
 	props := pk.Properties.Copy(false)
@@ -112,20 +115,18 @@ func newRetainedMessage(pk packets.Packet, now time.Time) *retainedMessage {
 	if props.MessageExpiryInterval > 0 {
 		m.expiry = m.created + int64(props.MessageExpiryInterval)
 	}
-	if !isZeroProperties(props) {
-		props.ContentType, props.ResponseTopic = strings.Clone(props.ContentType), strings.Clone(props.ResponseTopic)
-		props.CorrelationData = bytes.Clone(props.CorrelationData)
-		props.User = slices.Clone(props.User)
-		for i, u := range props.User {
-			props.User[i] = packets.UserProperty{Key: strings.Clone(u.Key), Val: strings.Clone(u.Val)}
-		}
-		m.props = &props
+	props.ContentType, props.ResponseTopic = strings.Clone(props.ContentType), strings.Clone(props.ResponseTopic)
+	props.CorrelationData = bytes.Clone(props.CorrelationData)
+	props.User = slices.Clone(props.User)
+	for i, u := range props.User {
+		props.User[i] = packets.UserProperty{Key: strings.Clone(u.Key), Val: strings.Clone(u.Val)}
 	}
+	m.props = &props
 	return m
 }
 
 // isZeroProperties reports whether p holds nothing a subscriber would get.
-func isZeroProperties(p packets.Properties) bool {
+func isZeroProperties(p *packets.Properties) bool {
 	return p.PayloadFormat == 0 && !p.PayloadFormatFlag && p.MessageExpiryInterval == 0 &&
 		p.ContentType == "" && p.ResponseTopic == "" && len(p.CorrelationData) == 0 && len(p.User) == 0
 }
@@ -302,6 +303,7 @@ type retainedFeed struct {
 	gone     chan struct{} // closed when the client disconnects
 	goneOnce sync.Once
 	idle     chan struct{} // closed while the feed has nothing to send (mu)
+	busy     atomic.Bool   // idle is open: a quick look for live messages
 
 	sent atomic.Uint64 // retained messages sent, for tests
 }
@@ -318,6 +320,9 @@ const feedOrigin = "\x00retained-feed"
 // waitIdle waits until the feed has sent what it has, the client is gone
 // or the broker closes.
 func (f *retainedFeed) waitIdle() {
+	if !f.busy.Load() {
+		return
+	}
 	f.mu.Lock()
 	idle := f.idle
 	f.mu.Unlock()
@@ -338,6 +343,7 @@ func (f *retainedFeed) add(subs []feedSub) {
 	}
 	f.running = true
 	f.idle = make(chan struct{})
+	f.busy.Store(true)
 	f.b.feeds.Add(1)
 	go func() {
 		defer f.b.feeds.Done()
@@ -352,6 +358,7 @@ func (f *retainedFeed) take() (feedSub, bool) {
 	defer f.mu.Unlock()
 	if len(f.queue) == 0 {
 		f.running = false
+		f.busy.Store(false)
 		close(f.idle)
 		return feedSub{}, false
 	}
@@ -399,6 +406,7 @@ func (f *retainedFeed) drop() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.queue, f.running = nil, false
+	f.busy.Store(false)
 	close(f.idle)
 }
 

@@ -139,14 +139,23 @@ func (s *Server) onUpdate(u bridge.Update) {
 			f.png = nil
 		}
 		s.frames[id] = f
-		s.broadcastLocked(item{data: sse(frameMsg{Type: "frame", Device: id, Version: f.version})})
+		if len(s.pages) > 0 {
+			s.broadcastLocked(item{data: sse(frameMsg{Type: "frame", Device: id, Version: f.version})})
+		}
 		s.mu.Unlock()
 		return
 	}
-	if !shown(id, leaf) {
-		return
+	if !shown(id, leaf) || !s.anyPage() {
+		return // nothing to encode it for: a page that opens gets a snapshot
 	}
 	s.broadcast(item{data: sse(topicMsg{Type: "topic", Topic: u.Topic, Payload: payloadJSON(u.Payload)})})
+}
+
+// anyPage reports whether a page is open.
+func (s *Server) anyPage() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pages) > 0
 }
 
 // onEvent is the event log's subscriber: it must not block.
