@@ -413,6 +413,7 @@ func TestBroker_LiveRetainedPublishKeepsItsFlagWhereAsked(t *testing.T) {
 		c.send(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, PacketID: 1,
 			Filters: packets.Subscriptions{{Filter: "live/#", Qos: 0, RetainAsPublished: rap}}})
 		c.readType(packets.Suback)
+		waitFeedIdle(t, b, id)
 		return c
 	}
 	kept, plain5, plain3 := subscriber("kept", 5, true), subscriber("plain5", 5, false), subscriber("plain3", 4, false)
@@ -433,4 +434,19 @@ func TestBroker_LiveRetainedPublishKeepsItsFlagWhereAsked(t *testing.T) {
 	if pk := late.readType(packets.Publish); !pk.FixedHeader.Retain || string(pk.Payload) != "v" {
 		t.Errorf("late subscriber: retain %v payload %q", pk.FixedHeader.Retain, pk.Payload)
 	}
+}
+
+// waitFeedIdle waits until the retained feed of client id has sent what it
+// had (a message published before would also come from it, retained).
+func waitFeedIdle(t *testing.T, b *Broker, id string) {
+	t.Helper()
+	mqtttest.WaitUntil(t, 5*time.Second, id+"'s retained feed idle", func() bool {
+		cl, ok := b.server.Clients.Get(id)
+		if !ok {
+			return false
+		}
+		c := connOf(cl.Net.Conn)
+		f := c.feed.Load()
+		return f != nil && !f.busy.Load()
+	})
 }
