@@ -123,7 +123,6 @@ type Bridge struct {
 	clears map[string]time.Time // set topics we cleared, until when their empty echo is ours
 
 	// Only Run's goroutine uses these.
-	discovery   []message       // the encoded discovery configs (discoveryConfigs)
 	missing     map[string]bool // displays whose scene is gone, reported
 	warnedInput map[string]bool // input topics refused, logged
 	// sceneRefusals holds, per device, the refusal of its restored scene

@@ -212,32 +212,21 @@ func (b *Bridge) bridgeEntities() []entity {
 	}
 }
 
-// discoveryConfigs returns every discovery config as topic and payload.
-// The configuration does not change while the daemon runs, so they are
-// encoded once, at the first use (only Run's goroutine calls this).
-func (b *Bridge) discoveryConfigs() []message {
-	if b.discovery != nil {
-		return b.discovery
+// publishDiscovery publishes every discovery config, retained. They are
+// encoded each time, not kept: republishing is rare (a connection, Home
+// Assistant's restart), and ten thousand displays' configs kept encoded
+// were 9 KB a display beside the broker's copy.
+func (b *Bridge) publishDiscovery() {
+	if !b.opts.HomeAssistant.Enabled {
+		return
 	}
-	b.discovery = []message{}
 	for _, e := range b.entities() {
 		js, err := json.Marshal(e.config)
 		if err != nil {
 			b.log.Error("encode discovery config", logkey.Entity, e.objectID, logkey.Error, err)
 			continue
 		}
-		b.discovery = append(b.discovery, message{topic: b.discoveryTopic(e), payload: js, retain: true})
-	}
-	return b.discovery
-}
-
-// publishDiscovery publishes every discovery config, retained.
-func (b *Bridge) publishDiscovery() {
-	if !b.opts.HomeAssistant.Enabled {
-		return
-	}
-	for _, m := range b.discoveryConfigs() {
-		b.box.put(m)
+		b.box.put(message{topic: b.discoveryTopic(e), payload: js, retain: true})
 	}
 }
 
@@ -248,8 +237,8 @@ func (b *Bridge) publishDiscovery() {
 func (b *Bridge) clearStale(configs []string, devices []string) {
 	want := make(map[string]bool)
 	if b.opts.HomeAssistant.Enabled {
-		for _, m := range b.discoveryConfigs() {
-			want[m.topic] = true
+		for _, e := range b.entities() {
+			want[b.discoveryTopic(e)] = true
 		}
 	}
 	var cleared []string

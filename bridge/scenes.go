@@ -45,7 +45,6 @@ func (b *Bridge) scenesChanged(restored bool) {
 			d.Controller.Logger().Info("active scene is back", logkey.Scene, st.ActiveScene)
 		}
 	}
-	b.discovery = nil
 	if restored {
 		b.publishDiscovery()
 		b.retain(b.topics.Bridge(topic.BridgeInfo), b.info())
