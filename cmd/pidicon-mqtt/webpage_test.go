@@ -108,9 +108,9 @@ func testPageLive(t *testing.T, browser context.Context, w *webDaemon) {
 
 	// Brightness with the keyboard: End, then two steps down.
 	one.do(chromedp.Focus(chromedp.ID("d-demo-brightness")), chromedp.KeyEvent(kb.End))
-	w.watcher.WaitState(2*time.Second, "pidicon", "demo", func(s state.State) bool { return s.Brightness == 100 })
+	w.watcher.WaitState(pageActionWait, "pidicon", "demo", func(s state.State) bool { return s.Brightness == 100 })
 	one.do(chromedp.KeyEvent(kb.ArrowLeft), chromedp.KeyEvent(kb.ArrowLeft))
-	w.watcher.WaitState(2*time.Second, "pidicon", "demo", func(s state.State) bool { return s.Brightness == 98 })
+	w.watcher.WaitState(pageActionWait, "pidicon", "demo", func(s state.State) bool { return s.Brightness == 98 })
 
 	// And with the mouse: a click near the slider's left end.
 	at := eval[[]float64](one, `(() => {
@@ -120,15 +120,15 @@ func testPageLive(t *testing.T, browser context.Context, w *webDaemon) {
 		return [r.left + 3, r.top + r.height / 2];
 	})()`)
 	one.do(chromedp.MouseClickXY(at[0], at[1]))
-	w.watcher.WaitState(2*time.Second, "pidicon", "demo", func(s state.State) bool { return s.Brightness <= 5 })
+	w.watcher.WaitState(pageActionWait, "pidicon", "demo", func(s state.State) bool { return s.Brightness <= 5 })
 	one.waitFor(time.Second, "the slider stays where it was released", `Number(document.querySelector('#d-demo-brightness').value) <= 5`)
 
 	// Playback, screen and logging level.
 	one.do(chromedp.Click(chromedp.CSS(`[data-device=demo] [data-play=paused]`)))
-	w.watcher.WaitState(2*time.Second, "pidicon", "demo", func(s state.State) bool { return s.PlayState == state.Paused })
+	w.watcher.WaitState(pageActionWait, "pidicon", "demo", func(s state.State) bool { return s.PlayState == state.Paused })
 	one.waitFor(time.Second, "Pause is shown pressed", `document.querySelector('[data-device=demo] [data-play=paused]').getAttribute('aria-pressed') === 'true'`)
 	one.do(chromedp.Click(chromedp.CSS(`[data-device=demo] [data-play=playing]`)), chromedp.Click(chromedp.ID("d-demo-display-on")))
-	w.watcher.WaitState(2*time.Second, "pidicon", "demo", func(s state.State) bool { return s.PlayState == state.Playing && !s.DisplayOn })
+	w.watcher.WaitState(pageActionWait, "pidicon", "demo", func(s state.State) bool { return s.PlayState == state.Playing && !s.DisplayOn })
 	one.do(chromedp.Click(chromedp.ID("d-demo-display-on")))
 	eval[bool](one, `(() => {
 		const s = document.querySelector('#d-demo-logging');
@@ -136,7 +136,7 @@ func testPageLive(t *testing.T, browser context.Context, w *webDaemon) {
 		s.dispatchEvent(new Event('change', {bubbles: true}));
 		return true;
 	})()`)
-	w.watcher.WaitState(2*time.Second, "pidicon", "demo", func(s state.State) bool { return s.DisplayOn && s.LoggingLevel == state.LevelDebug })
+	w.watcher.WaitState(pageActionWait, "pidicon", "demo", func(s state.State) bool { return s.DisplayOn && s.LoggingLevel == state.LevelDebug })
 	one.waitFor(3*time.Second, "the metrics are shown", `document.querySelector('#d-demo-metrics').textContent.includes('frames pushed')`)
 
 	// A notification from the page, shown while it is on screen, then
@@ -160,7 +160,7 @@ func testPageLive(t *testing.T, browser context.Context, w *webDaemon) {
 		return true;
 	})()`)
 	one.do(chromedp.Click(chromedp.ID("d-demo-scene-apply")))
-	w.watcher.WaitState(2*time.Second, "pidicon", "demo", func(s state.State) bool {
+	w.watcher.WaitState(pageActionWait, "pidicon", "demo", func(s state.State) bool {
 		return s.ActiveScene == "fill" && string(s.SceneParams) == `{"color":"#00ff00"}`
 	})
 
@@ -432,3 +432,8 @@ func near(a, b color.RGBA) bool {
 	d := func(x, y uint8) bool { return x-y <= 2 || y-x <= 2 }
 	return d(a.R, b.R) && d(a.G, b.G) && d(a.B, b.B)
 }
+
+// pageActionWait bounds a control used on the page until the daemon has
+// the change: a browser, the page's request and the daemon, all under the
+// race detector on a busy machine.
+const pageActionWait = 5 * time.Second
