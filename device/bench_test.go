@@ -49,7 +49,8 @@ func BenchmarkFrame(b *testing.B) {
 			io.Copy(io.Discard, r.Body)
 			w.Write([]byte(`{"error_code":0}`))
 		})
-		drv, err := pixoo64.New("127.0.0.1:80", pixoo64.Options{HTTPClient: &http.Client{Transport: testkit.HandlerTransport{Handler: ok}}})
+		// Buffers shared as the daemon shares them between displays.
+		drv, err := pixoo64.New("127.0.0.1:80", pixoo64.Options{HTTPClient: &http.Client{Transport: testkit.HandlerTransport{Handler: ok}}, Buffers: device.NewBuffers()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -114,7 +115,7 @@ func BenchmarkTextAndNotification(b *testing.B) {
 		w.Write([]byte("OK"))
 	})
 	client := &http.Client{Transport: testkit.HandlerTransport{Handler: ok}}
-	pixoo, err := pixoo64.New("127.0.0.1:80", pixoo64.Options{HTTPClient: client})
+	pixoo, err := pixoo64.New("127.0.0.1:80", pixoo64.Options{HTTPClient: client, Buffers: device.NewBuffers()})
 	if err != nil {
 		b.Fatal(err)
 	}
