@@ -159,10 +159,12 @@ type Broker struct {
 	dropLimit     lograte.Limiter
 	tooLargeLimit lograte.Limiter
 
-	// retainMu serialises mochi's writes to its index of retained
-	// messages (a retained publish or will) against its scans of it (the
-	// retained messages of a new subscription): mochi reads a field of
-	// that index without its lock. See brokerHook.
+	// retainMu serialises mochi's writes to its own index of retained
+	// messages (a retained publish to a $ topic, or a will until
+	// OnRetainMessage moves it to retained) against its scans of it (the
+	// retained messages of a new subscription to a $ filter; the feed
+	// sends the others): mochi reads a field of that index without its
+	// lock. See brokerHook.
 	retainMu sync.RWMutex
 
 	// retained indexes the retained topics for the feeds that send them
@@ -442,17 +444,20 @@ func (b *Broker) refusedLogin(cl *mochi.Client, pk packets.Packet, err error) {
 }
 
 // brokerHook is the broker's policy: logins, the daemon's topics, and no
-// retained commands. It also mends what mochi does not do as MQTT or its
-// clients expect: empty wills, the maximum packet size in an MQTT 5
-// CONNACK, a report for a client disconnected for too large a packet, and
-// a lock around the retained messages (retainMu).
+// retained commands. It keeps the retained messages in the broker's own
+// index and sends them to new subscriptions with the feed (retained.go).
+// It also mends what mochi does not do as MQTT or its clients expect:
+// empty wills, the maximum packet size in an MQTT 5 CONNACK, a report for
+// a client disconnected for too large a packet, and a lock around what
+// mochi still retains itself (retainMu).
 //
-// The lock: mochi writes a retained message into its index (after
-// OnPublish, or OnWill, and before OnRetainMessage) while a subscription
-// reads the index without its lock (once the SUBACK is sent, OnPacketSent,
-// until OnPacketProcessed). Both run on the client's goroutine, and mochi calls
-// the closing hook whenever it called the opening one; the client's
-// connection notes which lock it holds, so a hook is never closed twice.
+// The lock: mochi writes a retained message into its index (a $ topic
+// after OnPublish, or a will after OnWill, and before OnRetainMessage)
+// while a subscription to a $ filter reads the index without its lock
+// (once the SUBACK is sent, OnPacketSent, until OnPacketProcessed). Both
+// run on the client's goroutine, and mochi calls the closing hook whenever
+// it called the opening one; the client's connection notes which lock it
+// holds, so a hook is never closed twice.
 type brokerHook struct {
 	mochi.HookBase
 	broker *Broker
@@ -495,7 +500,9 @@ func (h *brokerHook) OnConnect(cl *mochi.Client, _ packets.Packet) error {
 }
 
 // OnPacketEncode tells MQTT 5 clients in the CONNACK the largest packet
-// the broker reads.
+// the broker reads; it holds a live message until the client's retained
+// feed has sent what it has, and puts the retain flag back on a retained
+// publish for an MQTT 5 subscription with retain as published.
 func (h *brokerHook) OnPacketEncode(cl *mochi.Client, pk packets.Packet) packets.Packet {
 	switch {
 	case pk.FixedHeader.Type == packets.Connack && pk.ProtocolVersion == 5 && pk.ReasonCode < packets.ErrUnspecifiedError.Code:

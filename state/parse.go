@@ -225,9 +225,9 @@ func ParseField(field, payload string) (Patch, error) {
 }
 
 // ParsePatch reads the JSON object of <base>/<id>/set: any subset of the
-// five fields, nothing else. brightness must be a JSON number with an
-// integral value, displayOn a JSON boolean or one of the displayOn words, the
-// others JSON strings. The whole object is refused if any part is wrong.
+// six fields, nothing else. brightness must be a JSON number with an
+// integral value, displayOn a JSON boolean or one of the displayOn words,
+// sceneParams a JSON object, the others JSON strings. The whole object is refused if any part is wrong.
 func ParsePatch(payload []byte) (Patch, error) {
 	e, err := parseObject(payload, false)
 	if err != nil {
@@ -247,7 +247,7 @@ type Entry struct {
 }
 
 // parseEntry reads a stored device state (file entry or state topic):
-// the five fields, null allowed, plus an optional timestamp; other keys are
+// the six fields, null allowed, plus an optional timestamp; other keys are
 // ignored.
 func parseEntry(b []byte) (Entry, error) { return parseObject(b, true) }
 

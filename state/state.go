@@ -1,9 +1,11 @@
-// Package state owns a display's persistent state: the five fields every
+// Package state owns a display's persistent state: the six fields every
 // device publishes (activeScene, playState, brightness, displayOn,
-// loggingLevel), the one place that parses and checks them, the in-memory
-// Store that announces changes, and the JSON file that survives restarts.
+// loggingLevel, sceneParams), the one place that parses and checks them,
+// the in-memory Store that announces changes, and the JSON file that
+// survives restarts.
 //
-// It is a leaf package: standard library only.
+// It imports no other package of the daemon but two small internal ones
+// (internal/atomicfile for the file's writes, internal/logkey).
 package state
 
 import (

@@ -193,8 +193,9 @@ type Policy struct {
 }
 
 // DaemonOnly reports whether only the daemon may publish to t: every topic
-// under the base topic except the command topics (set, get,
-// bridge/request/...), and the discovery topics of this base topic,
+// under the base topic except the command topics (set, get, notify,
+// notify/dismiss, reboot, bridge/notify, bridge/request/...: IsCommand),
+// and the discovery topics of this base topic,
 // <discovery>/<component>/<base>/...; never Home Assistant's status topic.
 func (p Policy) DaemonOnly(t string) bool {
 	if t == p.Status {

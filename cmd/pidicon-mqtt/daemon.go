@@ -29,10 +29,10 @@ import (
 	"github.com/pidicon/pidicon-mqtt/web"
 )
 
-// runDaemon runs the daemon until ctx is done (a signal).
 // gcPercent is the daemon's garbage collection target unless GOGC is set.
 const gcPercent = 50
 
+// runDaemon runs the daemon until ctx is done (a signal).
 func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv func(string) string) error {
 	cfg, err := loadConfig(configPath, getenv)
 	if err != nil {
