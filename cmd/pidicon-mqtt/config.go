@@ -235,11 +235,14 @@ func loadConfig(path string, getenv func(string) string) (Config, error) {
 	v.AutomaticEnv()
 	if path != "" {
 		v.SetConfigFile(path)
-		// viper picks the format by the extension; a file named otherwise
-		// (/etc/pidicon-mqtt/config, config.conf) is read as YAML.
-		if ext := strings.TrimPrefix(filepath.Ext(path), "."); !slices.Contains(viper.SupportedExts, ext) {
-			v.SetConfigType("yaml")
+		// JSON and TOML files by their extension; any other file
+		// (/etc/pidicon-mqtt/config, config.conf) is read as YAML. (viper
+		// lists more extensions than it has decoders for.)
+		format := "yaml"
+		if ext := strings.ToLower(strings.TrimPrefix(filepath.Ext(path), ".")); ext == "json" || ext == "toml" {
+			format = ext
 		}
+		v.SetConfigType(format)
 		if err := v.ReadInConfig(); err != nil {
 			return Config{}, fmt.Errorf("read config %s: %w", path, err)
 		}

@@ -34,7 +34,7 @@ func TestConfig_DevicesKeyWithoutValue(t *testing.T) {
 // extension viper knows is read as YAML (it failed with "Unsupported
 // Config Type").
 func TestConfig_FileWithoutYAMLExtension(t *testing.T) {
-	for _, name := range []string{"config", "config.conf", "pidicon.cfg", "config.YAML"} {
+	for _, name := range []string{"config", "config.conf", "pidicon.cfg", "config.YAML", "config.ini", "config.hcl", "config.properties"} {
 		path := filepath.Join(t.TempDir(), name)
 		if err := os.WriteFile(path, []byte("log: {level: debug}\ndevices: [{id: desk, type: sim}]\n"), 0o600); err != nil {
 			t.Fatal(err)

@@ -23,7 +23,7 @@ func Kind(k device.Kind, typ string) device.Kind {
 			if err != nil {
 				return nil, nil, err
 			}
-			drv, closeDrv, err := k.Open(device.OpenOptions{Host: srv.Addr(), API: o.API})
+			drv, closeDrv, err := k.Open(device.OpenOptions{Host: srv.Addr(), API: o.API, Logger: o.Logger, Buffers: o.Buffers})
 			if err != nil {
 				stop()
 				return nil, nil, err
