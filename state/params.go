@@ -62,7 +62,11 @@ func ParamsOf(m map[string]json.RawMessage) SceneParams {
 // ParseSceneParams reads a sceneParams payload: a JSON object (of any
 // values; the scene checks them). Surrounding white space is ignored.
 func ParseSceneParams(s string) (SceneParams, error) {
-	b := []byte(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	if s == "{}" {
+		return NoParams, nil // what every entry without parameters holds
+	}
+	b := []byte(s)
 	if !utf8.Valid(b) {
 		return "", invalid(FieldSceneParams, "sceneParams must be valid UTF-8")
 	}
