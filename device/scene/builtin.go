@@ -143,6 +143,9 @@ func renderClock(dst *image.RGBA, p Frame) {
 		}
 		put2(buf[3:], minute)
 		text := buf[:5]
+		if !h24 && hour < 10 {
+			text = buf[1:5] // "9:05", as 12-hour clocks show it
+		}
 		drawText(dst, centre(b, string(text), 1), b.Min.Y+1, string(text), colour, 1)
 		if seconds {
 			fillRect(dst, image.Rect(b.Min.X, b.Max.Y-1, b.Max.X, b.Max.Y), dimGrey)
@@ -159,6 +162,9 @@ func renderClock(dst *image.RGBA, p Frame) {
 	timeText := buf[:8]
 	if !seconds {
 		timeText = buf[:5]
+	}
+	if !h24 && hour < 10 {
+		timeText = timeText[1:] // "9:05", as 12-hour clocks show it
 	}
 	scale := 2
 	if textWidth(string(timeText), 2) > b.Dx() {
