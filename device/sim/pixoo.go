@@ -52,6 +52,9 @@ type Request struct {
 	Reply string
 	// At is when the request was applied.
 	At time.Time
+	// Arrived is when it reached the simulator (its headers were read;
+	// the body may still be coming).
+	Arrived time.Time
 }
 
 // Pixoo simulates a Divoom Pixoo 64 and its HTTP API: its brightness (starting at 100), screen switch, channel, frame id counter and
@@ -253,6 +256,7 @@ func (p *Pixoo) State() PixooState {
 
 // servePost answers one API request.
 func (p *Pixoo) servePost(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
 	raw, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPixooBody))
 	if p.rebooting() {
 		dropConn(w)
@@ -298,7 +302,7 @@ func (p *Pixoo) servePost(w http.ResponseWriter, r *http.Request) {
 	if pd, ok := body["PicData"].(string); ok {
 		body["PicData"] = fmt.Sprintf("<%d base64 chars>", len(pd))
 	}
-	p.record(Request{Path: r.URL.Path, Status: status, Command: cmd, Body: body, Fault: fault, Reply: string(reply), At: time.Now()})
+	p.record(Request{Path: r.URL.Path, Status: status, Command: cmd, Body: body, Fault: fault, Reply: string(reply), At: time.Now(), Arrived: arrived})
 	p.mu.Unlock()
 
 	switch {
