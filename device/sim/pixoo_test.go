@@ -246,10 +246,10 @@ func TestPixoo_Requests(t *testing.T) {
 		{Path: "/post", Status: 200, Reply: "Request data illegal json"},
 	}
 	for i := range got {
-		if got[i].At.IsZero() {
-			t.Errorf("request %d has no time", i)
+		if got[i].At.IsZero() || got[i].Arrived.IsZero() || got[i].Arrived.After(got[i].At) {
+			t.Errorf("request %d arrived %v, applied %v", i, got[i].Arrived, got[i].At)
 		}
-		got[i].At = time.Time{}
+		got[i].At, got[i].Arrived = time.Time{}, time.Time{}
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Requests()\n %+v\nwant\n %+v", got, want)
