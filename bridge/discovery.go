@@ -2,8 +2,10 @@ package bridge
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 
+	"github.com/pidicon/pidicon-mqtt/device"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
 	"github.com/pidicon/pidicon-mqtt/internal/logkey"
 	"github.com/pidicon/pidicon-mqtt/state"
@@ -58,18 +60,40 @@ func (b *Bridge) bridgeDeviceID() string { return b.topics.Base + "_bridge" }
 func (b *Bridge) entities() []entity {
 	var out []entity
 	for _, id := range b.ids {
-		out = append(out, b.deviceEntities(b.devices[id])...)
+		d := b.devices[id]
+		out = append(out, b.deviceEntities(entityFacts{
+			id: d.ID, name: d.Name, kind: d.Kind,
+			scenes: d.Controller.Scenes(), canReboot: d.Controller.CanReboot(),
+		})...)
 	}
 	return append(out, b.bridgeEntities()...)
 }
 
-func (b *Bridge) deviceEntities(d *Device) []entity {
-	t := func(suffix string) string { return b.topics.Device(d.ID, suffix) }
+// entityFacts is what a device's discovery configs are made of.
+type entityFacts struct {
+	id, name  string
+	kind      device.Kind
+	scenes    []string
+	canReboot bool
+}
+
+// goneDeviceConfigs are the discovery topics a device no longer in the
+// config can have had: every entity a device can have.
+func (b *Bridge) goneDeviceConfigs(id string) []string {
+	var out []string
+	for _, e := range b.deviceEntities(entityFacts{id: id, canReboot: true}) {
+		out = append(out, b.discoveryTopic(e))
+	}
+	return out
+}
+
+func (b *Bridge) deviceEntities(d entityFacts) []entity {
+	t := func(suffix string) string { return b.topics.Device(d.id, suffix) }
 	dev := map[string]any{
-		"identifiers":  []string{b.topics.Base + "_" + d.ID},
-		"name":         d.Name,
-		"manufacturer": d.Kind.Manufacturer,
-		"model":        d.Kind.Model,
+		"identifiers":  []string{b.topics.Base + "_" + d.id},
+		"name":         d.name,
+		"manufacturer": d.kind.Manufacturer,
+		"model":        d.kind.Model,
 		"sw_version":   b.opts.Version,
 		"via_device":   b.bridgeDeviceID(),
 	}
@@ -79,7 +103,7 @@ func (b *Bridge) deviceEntities(d *Device) []entity {
 	}
 	// common fills the keys every entity of the device shares.
 	common := func(component, name, label string, cfg map[string]any) entity {
-		uid := b.uniqueID(d.ID, name)
+		uid := b.uniqueID(d.id, name)
 		cfg["unique_id"] = uid
 		cfg["default_entity_id"] = component + "." + uid
 		cfg["name"] = label
@@ -88,7 +112,7 @@ func (b *Bridge) deviceEntities(d *Device) []entity {
 		cfg["availability"] = availability
 		cfg["availability_mode"] = "all"
 		cfg["qos"] = 1
-		return entity{component: component, objectID: d.ID + "_" + name, config: cfg}
+		return entity{component: component, objectID: d.id + "_" + name, config: cfg}
 	}
 	options := make(map[string][]string)
 	for _, f := range state.Schema() {
@@ -118,7 +142,7 @@ func (b *Bridge) deviceEntities(d *Device) []entity {
 		common("select", "scene", "Scene", map[string]any{
 			"command_topic": t(state.FieldActiveScene + "/" + topic.Set),
 			"state_topic":   t(state.FieldActiveScene),
-			"options":       d.Controller.Scenes(),
+			"options":       d.scenes,
 			"icon":          "mdi:palette",
 		}),
 		common("select", "play_state", "Play state", map[string]any{
@@ -165,7 +189,7 @@ func (b *Bridge) deviceEntities(d *Device) []entity {
 			"entity_category": "diagnostic",
 		}),
 	}
-	if d.Controller.CanReboot() {
+	if d.canReboot {
 		out = append(out, common("button", "reboot", "Reboot", map[string]any{
 			"command_topic":   t(topic.Reboot),
 			"payload_press":   "PRESS",
@@ -255,9 +279,40 @@ func (b *Bridge) clearStale(configs []string, devices []string) {
 		if _, ok := b.devices[id]; ok || id == topic.BridgeID {
 			continue
 		}
-		for _, suffix := range append(state.Fields(), topic.State, topic.Availability, topic.Metrics, topic.Frame, topic.Notification) {
-			b.retain(b.topics.Device(id, suffix), nil)
-		}
+		b.clearDeviceTopics(id)
 		b.log.Info("cleared the retained topics of a device no longer configured", logkey.Device, id)
+	}
+}
+
+// clearDeviceTopics deletes the retained topics of a device no longer in
+// the config.
+func (b *Bridge) clearDeviceTopics(id string) {
+	for _, suffix := range append(state.Fields(), topic.State, topic.Availability, topic.Metrics, topic.Frame, topic.Notification) {
+		b.retain(b.topics.Device(id, suffix), nil)
+	}
+}
+
+// clearKeptDevices deletes, by their exact topics, the retained topics and
+// discovery configs of the devices the state file keeps but the config no
+// longer has, except those the wildcards of the restore found (seen, which
+// clearStale cleared). It is for a broker that hands retained messages only
+// to exact subscriptions: there the wildcards find nothing, and only the
+// file still knows these devices.
+func (b *Bridge) clearKeptDevices(kept []string, seen []string) {
+	var cleared []string
+	for _, id := range kept {
+		_, configured := b.devices[id]
+		if configured || id == topic.BridgeID || !topic.ValidID(id) || slices.Contains(seen, id) {
+			continue
+		}
+		b.clearDeviceTopics(id)
+		for _, t := range b.goneDeviceConfigs(id) {
+			b.retain(t, nil)
+		}
+		cleared = append(cleared, id)
+	}
+	if len(cleared) > 0 {
+		b.log.Info("cleared, by their exact topics, the retained topics and discovery configs of devices no longer configured that the state file keeps",
+			logkey.Devices, strings.Join(cleared, ", "))
 	}
 }

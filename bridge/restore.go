@@ -129,6 +129,9 @@ func (b *Bridge) restoreFromBroker(ctx context.Context) {
 	b.clearStale(configs, seen)
 	check := b.checkRetained(ctx, acked, synced, probeBack)
 	b.judge(check)
+	if !check.wildcard {
+		b.clearKeptDevices(sortedKeys(res.Kept), seen)
+	}
 	// Complete: every retained message came, from a broker that keeps them.
 	complete := synced && (check.exact || !check.conclusive)
 	b.log.Info("state restored (newest of file and broker wins)",

@@ -249,3 +249,40 @@ func (*dropRetain) OnPublish(_ *mochi.Client, pk packets.Packet) (packets.Packet
 	pk.FixedHeader.Retain = false
 	return pk, nil
 }
+
+// TestBridge_RemovedDeviceClearedOnEveryBroker: a device removed from the
+// config loses its retained topics and discovery configs (CONTRACT §3),
+// also on a broker that hands retained messages only to exact
+// subscriptions, where the wildcards of the restore find nothing and only
+// the state file still names the device.
+func TestBridge_RemovedDeviceClearedOnEveryBroker(t *testing.T) {
+	forEachBrokerAndRabbitMQ(t, func(t *testing.T, url string, report *event.Log) {
+		kept := deviceID(t)
+		gone := kept + "-gone"
+		ofGone := []string{
+			topic(gone, "state"), topic(gone, "brightness"), topic(gone, "availability"),
+			prefix + "/light/" + base + "/" + gone + "_display/config",
+			prefix + "/select/" + base + "/" + gone + "_scene/config",
+		}
+		d := startDaemonExact(t, url, []string{kept, gone}, report, withHA)
+		mqtttest.WaitUntil(t, 10*time.Second, "the topics of both devices are retained", func() bool {
+			return len(mqtttest.Retained(t, url, ofGone...)) == len(ofGone)
+		})
+		d.stop()
+
+		// The file keeps the removed device's entry (it is not lost).
+		ts := state.FormatTime(time.Now().Add(-time.Minute))
+		entry := `{"activeScene":"clock","playState":"playing","brightness":50,"displayOn":true,"loggingLevel":"info","timestamp":%q}`
+		file, err := state.ParseDocument(fmt.Appendf(nil, `{"version":1,"devices":{%q:`+entry+`,%q:`+entry+`}}`, kept, ts, gone, ts))
+		if err != nil {
+			t.Fatal(err)
+		}
+		startDaemonExact(t, url, []string{kept}, report, withHA, func(o *bridge.Options) { o.File = file })
+		mqtttest.WaitUntil(t, 10*time.Second, "the removed device's retained topics and discovery configs are cleared", func() bool {
+			return len(mqtttest.Retained(t, url, ofGone...)) == 0
+		})
+		if got := mqtttest.Retained(t, url, topic(kept, "state"), prefix+"/light/"+base+"/"+kept+"_display/config"); len(got) != 2 {
+			t.Errorf("the configured device kept %d of its 2 retained topics checked", len(got))
+		}
+	})
+}

@@ -55,6 +55,23 @@ const (
 	Offline = "offline"
 )
 
+// ValidID reports whether id has CONTRACT §2's device id syntax: 1 to 64
+// lower-case letters, digits, '_' and '-', starting with a letter or a
+// digit. (BridgeID has it too, but is reserved.)
+func ValidID(id string) bool {
+	if len(id) == 0 || len(id) > 64 || id[0] == '_' || id[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // Layout builds and parses the topics under one base topic.
 type Layout struct {
 	// Base is the first level of every topic, e.g. "pidicon".

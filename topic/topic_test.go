@@ -74,3 +74,17 @@ func TestLayout_ParseReboot(t *testing.T) {
 		t.Errorf("CommandFilters() = %v, want pidicon/+/reboot among them", l.CommandFilters())
 	}
 }
+
+func TestValidID(t *testing.T) {
+	long := "a123456789012345678901234567890123456789012345678901234567890123"
+	cases := map[string]bool{
+		"demo": true, "0": true, "living-room_2": true, long[:64]: true,
+		"": false, long + "4": false, "_x": false, "-x": false, "Demo": false,
+		"192.168.1.5": false, "a/b": false, "a+": false, "a#": false, "é": false,
+	}
+	for id, want := range cases {
+		if got := topic.ValidID(id); got != want {
+			t.Errorf("ValidID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}

@@ -385,9 +385,6 @@ func writableDir(dir string) bool {
 // discovery topic.
 var discoveryNodeID = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
 
-// idPattern is CONTRACT §2's device id syntax.
-var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-
 // Validate checks the whole config and returns every problem it finds.
 func (c Config) Validate() error {
 	var errs []error
@@ -452,10 +449,10 @@ func (c Config) validateDevices() []error {
 		bad := func(format string, args ...any) {
 			errs = append(errs, fmt.Errorf("devices[%d] (id %q): %s", i, d.ID, fmt.Sprintf(format, args...)))
 		}
-		if !idPattern.MatchString(d.ID) {
+		if !topic.ValidID(d.ID) {
 			bad("id %q is not valid: use 1 to 64 lower-case letters, digits, _ and -, starting with a letter or digit", d.ID)
 		}
-		if d.ID == "bridge" {
+		if d.ID == topic.BridgeID {
 			bad("id %q is reserved for the bridge's own topics", d.ID)
 		}
 		if j, dup := ids[d.ID]; dup {

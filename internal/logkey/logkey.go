@@ -23,6 +23,7 @@ const (
 	Configured       = "configured"
 	Count            = "count"
 	Device           = "device"
+	Devices          = "devices"
 	Down             = "down"
 	Due              = "due"
 	Entity           = "entity"
