@@ -43,6 +43,12 @@ type Options struct {
 	// RestoreWait bounds the wait for the broker's retained state at the
 	// first connection.
 	RestoreWait time.Duration
+	// RetainedCommandsRefused says the broker refuses retained publishes to
+	// command topics (the embedded broker does), so there are none to look
+	// for on their exact topics. (The embedded broker would also refuse the
+	// login of that look's second connection: the daemon's login is for its
+	// own client id only.)
+	RetainedCommandsRefused bool
 	// Version is the daemon's version, published in bridge/info.
 	Version string
 	// Logger receives the bridge's logs.

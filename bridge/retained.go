@@ -160,7 +160,7 @@ func (b *Bridge) checkRetained(ctx context.Context, acked, synced, wildcard bool
 // commands must be looked for by exact topics, and the warnings for the
 // log (once) and Warnings.
 func (b *Bridge) judge(c retainedCheck) {
-	b.retained.exactSweep.Store(!c.conclusive || !c.wildcard)
+	b.retained.exactSweep.Store(!b.opts.RetainedCommandsRefused && (!c.conclusive || !c.wildcard))
 	if !c.conclusive {
 		return
 	}

@@ -455,3 +455,22 @@ func loadPair(t *testing.T, certFile, keyFile string) *tls.Config {
 	}
 	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
 }
+
+// TestBroker_NoSweepLoginWhenTheCheckIsInconclusive: when the start-up
+// check of the broker cannot finish, the daemon looks for retained
+// commands on their exact topics, over a second connection. The embedded
+// broker refuses retained commands, and the daemon's login is good for the
+// daemon's client id only, so there the daemon must not try: it would be
+// refused and warn of a fault that is not there.
+func TestBroker_NoSweepLoginWhenTheCheckIsInconclusive(t *testing.T) {
+	report := event.NewLog(50)
+	b, logs := secured(t, report, func(o *broker.Options) { o.AllowAnonymous = true })
+	d := startDaemon(t, b.URL(), []string{"demo"}, report, asDaemon(b), func(o *bridge.Options) {
+		o.RestoreWait = time.Nanosecond // the check cannot finish
+		o.RetainedCommandsRefused = true
+	})
+	d.stop() // waits for a look in progress, if any
+	if got := b.Stats().LoginsRefused; got != 0 {
+		t.Errorf("the broker refused %d logins:\n%s", got, logs.String())
+	}
+}

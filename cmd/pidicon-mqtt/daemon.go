@@ -118,6 +118,9 @@ func runDaemon(ctx context.Context, configPath string, logw io.Writer, getenv fu
 		Compat:  bridge.Compat{Pidicon: cfg.Compat.Pidicon.Enabled, Prefix: cfg.Compat.Pidicon.Prefix},
 		Catalog: catalog,
 		Inputs:  inputs,
+
+		// The embedded broker refuses retained commands itself.
+		RetainedCommandsRefused: embedded != nil,
 	})
 	page := web.New(web.Options{Bridge: b, Events: events, BaseTopic: cfg.MQTT.BaseTopic, Logger: log.With(logkey.Component, "web")})
 	stopHTTP, err := serveHTTP(cfg.HTTP, sec.httpUsers, &observed{bridge: b, broker: embedded, persister: persister, version: ver}, page, log)
