@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 )
 
 // acceptHelperEnv makes the test binary the broker process of
@@ -39,7 +40,7 @@ func TestBroker_AcceptRetriesWhenOutOfFiles(t *testing.T) {
 	cert, key := ca.Issue(t, "127.0.0.1")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBroker_AcceptRetriesWhenOutOfFiles$")
 	cmd.Env = append(os.Environ(), acceptHelperEnv+"=1", "PIDICON_TEST_CERT="+cert, "PIDICON_TEST_KEY="+key)
-	var log syncBuffer
+	var log testkit.Buffer
 	cmd.Stderr = &log
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

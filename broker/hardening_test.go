@@ -17,27 +17,10 @@ import (
 
 	"github.com/pidicon/pidicon-mqtt/event"
 	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 )
 
 const daemonID = "pidicon-mqtt-test"
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // events collects what the broker reports.
 type events struct {
@@ -230,7 +213,7 @@ func TestBroker_Puback5WithUserProperties(t *testing.T) {
 // logged each whole packet as decimal bytes (600 KB a line); now at most
 // a line a second, with the packet summed up.
 func TestBroker_RefusedPublishesDoNotFloodTheLog(t *testing.T) {
-	var log syncBuffer
+	var log testkit.Buffer
 	b := start(t, Options{
 		DaemonClientID: daemonID,
 		Logger:         slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelError})),

@@ -1,7 +1,6 @@
 package mqtttest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 )
 
 // RabbitMQ is one RabbitMQ node with the MQTT plugin, run as a process of
@@ -37,7 +38,7 @@ type RabbitMQ struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has exited
-	out    *lockedBuffer
+	out    *testkit.Buffer
 }
 
 // RabbitMQOptions tune a node.
@@ -205,7 +206,7 @@ func (r *RabbitMQ) Start() error {
 	if r.cmd != nil {
 		return nil
 	}
-	out := &lockedBuffer{}
+	out := new(testkit.Buffer)
 	cmd := exec.Command(r.bin)
 	cmd.Dir = r.dir
 	cmd.Env = r.env
@@ -277,7 +278,7 @@ func (r *RabbitMQ) Log() string {
 	return r.tail(r.out)
 }
 
-func (r *RabbitMQ) tail(out *lockedBuffer) string {
+func (r *RabbitMQ) tail(out *testkit.Buffer) string {
 	if out == nil {
 		return ""
 	}
@@ -357,24 +358,6 @@ func (s *SharedRabbitMQ) Close() {
 		s.node.Close()
 		s.node = nil
 	}
-}
-
-// lockedBuffer is a bytes.Buffer that a process writes while a test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // freePorts returns n distinct free ports of 127.0.0.1.
