@@ -25,36 +25,17 @@ const (
 // and a size limit for the CONNECT, caps on connections, and a Close that
 // does not wait for clients.
 type tcpListener struct {
-	id     string
-	addr   string
-	tlsCfg *tls.Config
-	gate   *gate
-	// acceptFailed is told of each failed Accept and the wait before the
-	// next try.
-	acceptFailed func(listener string, err error, retry time.Duration)
-
-	mu     sync.Mutex
-	ln     net.Listener
-	closed bool
-	done   chan struct{}
-	conns  sync.WaitGroup
+	listenerBase
+	done chan struct{}
 }
 
 var _ listeners.Listener = (*tcpListener)(nil)
 
 func newTCPListener(id, addr string, tlsCfg *tls.Config, g *gate, acceptFailed func(string, error, time.Duration)) *tcpListener {
-	return &tcpListener{id: id, addr: addr, tlsCfg: tlsCfg, gate: g, acceptFailed: acceptFailed, done: make(chan struct{})}
-}
-
-func (l *tcpListener) ID() string { return l.id }
-
-func (l *tcpListener) Address() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.ln != nil {
-		return l.ln.Addr().String()
+	return &tcpListener{
+		listenerBase: listenerBase{id: id, addr: addr, tlsCfg: tlsCfg, gate: g, acceptFailed: acceptFailed},
+		done:         make(chan struct{}),
 	}
-	return l.addr
 }
 
 func (l *tcpListener) Protocol() string {
@@ -119,23 +100,6 @@ func (l *tcpListener) Serve(establish listeners.EstablishFn) {
 	}
 }
 
-// track counts a connection's goroutine, unless the listener is closed.
-func (l *tcpListener) track() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return false
-	}
-	l.conns.Add(1)
-	return true
-}
-
-func (l *tcpListener) isClosed() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.closed
-}
-
 // Close stops accepting, closes every connection of the listener (clients
 // after mochi's DISCONNECT, see gate.shutdown) and waits for their
 // goroutines.
@@ -151,4 +115,51 @@ func (l *tcpListener) Close(closeClients listeners.CloseFn) {
 	l.mu.Unlock()
 	l.gate.shutdown(l.id, closeClients)
 	l.conns.Wait()
+}
+
+// listenerBase is what the TCP and the WebSocket listener share: their
+// id, address, TLS config and gate, and the count of their connections'
+// goroutines.
+type listenerBase struct {
+	id     string
+	addr   string
+	tlsCfg *tls.Config
+	gate   *gate
+	// acceptFailed is told of each failed Accept and the wait before the
+	// next try (0: net/http's own).
+	acceptFailed func(listener string, err error, retry time.Duration)
+
+	mu     sync.Mutex
+	ln     net.Listener
+	closed bool
+	conns  sync.WaitGroup
+}
+
+func (l *listenerBase) ID() string { return l.id }
+
+// Address is the bound address once bound (the real port of ":0").
+func (l *listenerBase) Address() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ln != nil {
+		return l.ln.Addr().String()
+	}
+	return l.addr
+}
+
+// track counts a connection's goroutine, unless the listener is closed.
+func (l *listenerBase) track() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.conns.Add(1)
+	return true
+}
+
+func (l *listenerBase) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -27,36 +26,15 @@ var errTextFrame = errors.New("websocket: MQTT needs binary frames, got a text f
 // through the gate from accept on: the HTTP upgrade and the CONNECT must
 // come within the CONNECT deadline.
 type wsListener struct {
-	id     string
-	addr   string
-	tlsCfg *tls.Config
-	gate   *gate
-	// acceptFailed is told of each failed Accept (net/http retries).
-	acceptFailed func(listener string, err error, retry time.Duration)
-
-	mu     sync.Mutex
-	ln     net.Listener
+	listenerBase
 	server *http.Server
-	closed bool
 	log    *slog.Logger
-	conns  sync.WaitGroup
 }
 
 var _ listeners.Listener = (*wsListener)(nil)
 
 func newWSListener(id, addr string, tlsCfg *tls.Config, g *gate, acceptFailed func(string, error, time.Duration)) *wsListener {
-	return &wsListener{id: id, addr: addr, tlsCfg: tlsCfg, gate: g, acceptFailed: acceptFailed}
-}
-
-func (l *wsListener) ID() string { return l.id }
-
-func (l *wsListener) Address() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.ln != nil {
-		return l.ln.Addr().String()
-	}
-	return l.addr
+	return &wsListener{listenerBase: listenerBase{id: id, addr: addr, tlsCfg: tlsCfg, gate: g, acceptFailed: acceptFailed}}
 }
 
 func (l *wsListener) Protocol() string {
@@ -122,17 +100,6 @@ func (l *wsListener) Serve(establish listeners.EstablishFn) {
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		l.log.Error("websocket listener stopped", logkey.Error, err)
 	}
-}
-
-// track counts a connection's handler, unless the listener is closed.
-func (l *wsListener) track() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return false
-	}
-	l.conns.Add(1)
-	return true
 }
 
 // Close stops accepting, closes every connection of the listener (clients
