@@ -3,7 +3,9 @@ package device_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"image"
+	"image/color"
 	"io"
 	"net/http"
 	"syscall"
@@ -131,6 +133,11 @@ func BenchmarkTextAndNotification(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	picURL := "data:image/png;base64," + base64.StdEncoding.EncodeToString(pngOf(b, 16, 16, color.RGBA{G: 255, B: 255, A: 255}))
+	pic, err := device.ParseNotification([]byte(`{"image":"`+picURL+`"}`), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := context.Background()
 	for _, d := range []device.Driver{pixoo, clock} {
 		size := d.Size()
@@ -146,6 +153,9 @@ func BenchmarkTextAndNotification(b *testing.B) {
 			{"notification", func(i int) {
 				wave.Render(frame, scene.Frame{Number: i})
 				device.DrawNotification(frame, &n, nil, time.Duration(i)*200*time.Millisecond)
+			}},
+			{"notification-picture", func(i int) {
+				device.DrawNotification(frame, &pic, nil, time.Duration(i)*200*time.Millisecond)
 			}},
 		} {
 			b.Run(tc.name+"/"+size.String(), func(b *testing.B) {

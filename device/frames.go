@@ -166,7 +166,7 @@ func (r *run) drawNote(dst *image.RGBA, now time.Time) {
 // appeared: its text (with its icon, or its image as the icon), or its
 // image alone.
 func DrawNotification(dst *image.RGBA, n *Notification, stored scene.ImageSource, elapsed time.Duration) {
-	images := noteImages{ImageSource: stored, pic: n.Picture}
+	images := noteImages{ImageSource: stored, pic: n.Picture, scaled: n.scaled}
 	b := dst.Bounds()
 	if n.Text == "" {
 		bg := n.Background
@@ -189,7 +189,8 @@ func DrawNotification(dst *image.RGBA, n *Notification, stored scene.ImageSource
 // the name noteImage.
 type noteImages struct {
 	scene.ImageSource
-	pic *picture.Picture
+	pic    *picture.Picture
+	scaled *scaledPicture // or nil
 }
 
 func (n noteImages) Has(name string) bool {
@@ -201,12 +202,46 @@ func (n noteImages) Has(name string) bool {
 
 func (n noteImages) Scaled(name string, w, h int, fit picture.Fit, bg color.RGBA) (*picture.Animation, error) {
 	if name == noteImage && n.pic != nil {
+		if n.scaled != nil {
+			return n.scaled.get(n.pic, w, h, fit, bg)
+		}
 		return n.pic.Scaled(w, h, fit, bg)
 	}
 	if n.ImageSource == nil {
 		return nil, picture.ErrNotFound
 	}
 	return n.ImageSource.Scaled(name, w, h, fit, bg)
+}
+
+// scaledPicture keeps the last scaling of a picture. Safe for concurrent
+// use.
+type scaledPicture struct {
+	mu   sync.Mutex
+	key  scaling
+	anim *picture.Animation
+}
+
+// scaling is one way to scale a picture.
+type scaling struct {
+	w, h int
+	fit  picture.Fit
+	bg   color.RGBA
+}
+
+// get is p scaled so, from the last scaling if it was the same.
+func (s *scaledPicture) get(p *picture.Picture, w, h int, fit picture.Fit, bg color.RGBA) (*picture.Animation, error) {
+	key := scaling{w, h, fit, bg}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.anim != nil && s.key == key {
+		return s.anim, nil
+	}
+	a, err := p.Scaled(w, h, fit, bg)
+	if err != nil {
+		return nil, err
+	}
+	s.key, s.anim = key, a
+	return a, nil
 }
 
 // Animator is a Driver that can hand the display a whole animation, which

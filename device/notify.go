@@ -63,6 +63,9 @@ type Notification struct {
 	// Picture is an inline image (a data: URL), decoded; it stands in for
 	// Image.
 	Picture *picture.Picture
+	// scaled keeps Picture's last scaling (ParseNotification sets it):
+	// the notification is drawn at one size many times a second.
+	scaled *scaledPicture
 	// Duration is how long it shows; a scrolling text shows at least once
 	// in full. Hold: until dismissed.
 	Duration time.Duration
@@ -184,6 +187,7 @@ func ParseNotification(payload []byte, images scene.Images) (Notification, error
 		if n.Picture, err = picture.Decode(data); err != nil {
 			return n, notifyErr("image: %v", err)
 		}
+		n.scaled = new(scaledPicture)
 		n.Image = ""
 	} else if n.Image != "" {
 		if err := checkImage("image", n.Image, images); err != nil {

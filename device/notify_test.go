@@ -138,3 +138,27 @@ func FuzzParseNotification(f *testing.F) {
 		device.ParseNotification([]byte(payload), nil)
 	})
 }
+
+// TestDrawNotification_InlinePictureScaledOnce: a notification's inline
+// picture is scaled once for the display's size, not again for every frame.
+func TestDrawNotification_InlinePictureScaledOnce(t *testing.T) {
+	dataURL := "data:image/png;base64," + base64.StdEncoding.EncodeToString(pngOf(t, 16, 16, color.RGBA{G: 255, B: 255, A: 255}))
+	n, err := device.ParseNotification([]byte(`{"image":"`+dataURL+`"}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, 64, 64))
+	device.DrawNotification(dst, &n, nil, 0)
+	if got := dst.RGBAAt(0, 0); got.G < 200 || got.B < 200 || got.R > 50 {
+		t.Fatalf("pixel (0,0) = %v, want the picture's cyan border", got)
+	}
+	first := bytes.Clone(dst.Pix)
+	allocs := testing.AllocsPerRun(20, func() { device.DrawNotification(dst, &n, nil, 0) })
+	if !bytes.Equal(first, dst.Pix) {
+		t.Error("a later frame differs from the first")
+	}
+	// Scaling allocates the animation and a frame (64x64) each time.
+	if allocs > 2 {
+		t.Errorf("%.0f allocations a frame: the picture is scaled again for each", allocs)
+	}
+}
