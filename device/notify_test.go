@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,11 +46,7 @@ func pngOf(t testing.TB, w, h int, c color.RGBA) []byte {
 			}
 		}
 	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return testkit.PNG(t, img)
 }
 
 // TestDrawNotification_golden draws notifications over a scene's frame

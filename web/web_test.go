@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"bytes"
-	"image"
 	"image/png"
 	"io"
 	"net/http"
@@ -160,7 +159,7 @@ func TestCommand_CrossOrigin(t *testing.T) {
 			}
 		})
 	}
-	code, text := r.post("/api/image/logo", "image/png", pngOf(t, testkit.Frame(8, 8)), "Sec-Fetch-Site", "cross-site")
+	code, text := r.post("/api/image/logo", "image/png", testkit.PNG(t, testkit.Frame(8, 8)), "Sec-Fetch-Site", "cross-site")
 	if code != http.StatusForbidden {
 		t.Errorf("image from another site: %d %s, want 403", code, text)
 	}
@@ -215,7 +214,7 @@ func TestImage(t *testing.T) {
 	c := mqtttest.Connect(t, r.mqtt)
 	c.Subscribe(base + "/bridge/info")
 	same := []string{"Sec-Fetch-Site", "same-origin"}
-	if code, body := r.post("/api/image/logo", "image/png", pngOf(t, testkit.Frame(16, 16)), same...); code != http.StatusOK {
+	if code, body := r.post("/api/image/logo", "image/png", testkit.PNG(t, testkit.Frame(16, 16)), same...); code != http.StatusOK {
 		t.Fatalf("upload: %d %s", code, body)
 	}
 	c.WaitFor(time.Second, "bridge/info lists logo", func(m mqtttest.Msg) bool { return strings.Contains(m.Text(), `"name":"logo"`) })
@@ -226,7 +225,7 @@ func TestImage(t *testing.T) {
 	if code, body := r.post("/api/image/big", "image/png", big, same...); code != http.StatusRequestEntityTooLarge || !strings.Contains(body, "1 MiB") {
 		t.Errorf("too large: %d %s, want 413 saying 1 MiB", code, body)
 	}
-	if code, body := r.post("/api/image/Bad%20Name", "image/png", pngOf(t, testkit.Frame(4, 4)), same...); code != http.StatusUnprocessableEntity {
+	if code, body := r.post("/api/image/Bad%20Name", "image/png", testkit.PNG(t, testkit.Frame(4, 4)), same...); code != http.StatusUnprocessableEntity {
 		t.Errorf("bad name: %d %s, want 422", code, body)
 	}
 	if code, body := r.post("/api/image/empty", "image/png", nil, same...); code != http.StatusBadRequest {
@@ -297,15 +296,6 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
-}
-
-func pngOf(t testing.TB, img image.Image) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }
 
 // isFill reports whether a PNG is one colour.

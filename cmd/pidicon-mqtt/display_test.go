@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -18,20 +17,6 @@ import (
 	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
-
-// dotPNG is a w x h PNG in one colour.
-func dotPNG(t *testing.T, w, h int, c color.RGBA) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for i := 0; i < len(img.Pix); i += 4 {
-		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, 255
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 // colourAt waits until the simulated display's frame has c at (x, y).
 func waitPixel(t *testing.T, what string, frame func() *image.RGBA, x, y int, c color.RGBA) {
@@ -134,7 +119,7 @@ devices:
 	})
 
 	// An image: uploaded, listed in bridge/info, shown.
-	c.PublishBytes("pidicon/bridge/request/image/dot", dotPNG(t, 8, 8, blue), false)
+	c.PublishBytes("pidicon/bridge/request/image/dot", testkit.PNG(t, testkit.Uniform(8, 8, blue)), false)
 	c.WaitFor(10*time.Second, "the image in bridge/info", func(m mqtttest.Msg) bool {
 		return m.Topic == "pidicon/bridge/info" && strings.Contains(m.Text(), `"name":"dot","width":8,"height":8,"frames":1`)
 	})

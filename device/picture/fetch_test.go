@@ -12,10 +12,11 @@ import (
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/device/picture"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 )
 
 func TestFetch(t *testing.T) {
-	pngData := encodePNG(t, photo(20, 10))
+	pngData := testkit.PNG(t, photo(20, 10))
 	big := bytes.Repeat([]byte{0xff}, 2000)
 	mux := http.NewServeMux()
 	serve := func(path, contentType string, body []byte) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/device/picture"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 )
 
 // seedFiles are small valid files of every format and kind, for the
@@ -21,10 +22,10 @@ func seedFiles(t testing.TB) [][]byte {
 	pal := image.NewPaletted(image.Rect(0, 0, 4, 4), gifPalette)
 	pal.SetColorIndex(2, 1, 3)
 	return [][]byte{
-		encodePNG(t, photo(5, 3)),
-		encodePNG(t, image.NewNRGBA(image.Rect(0, 0, 2, 2))),
-		encodePNG(t, gray16),
-		encodePNG(t, pal),
+		testkit.PNG(t, photo(5, 3)),
+		testkit.PNG(t, image.NewNRGBA(image.Rect(0, 0, 2, 2))),
+		testkit.PNG(t, gray16),
+		testkit.PNG(t, pal),
 		encodeJPEG(t, photo(9, 7)),
 		encodeJPEG(t, image.NewGray(image.Rect(0, 0, 8, 8))),
 		disposalGIF(t),
@@ -140,7 +141,7 @@ func FuzzParseDataURL(f *testing.F) {
 }
 
 func TestParseDataURL(t *testing.T) {
-	pngData := encodePNG(t, photo(4, 4))
+	pngData := testkit.PNG(t, photo(4, 4))
 	b64 := base64.StdEncoding.EncodeToString(pngData)
 	for _, s := range []string{
 		"data:image/png;base64," + b64,

@@ -9,7 +9,6 @@ import (
 	"image/color/palette"
 	"image/gif"
 	"image/jpeg"
-	"image/png"
 	"runtime"
 	"testing"
 )
@@ -56,15 +55,6 @@ func pixelArt() *image.RGBA {
 		}
 	}
 	return img
-}
-
-func encodePNG(t testing.TB, img image.Image) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 func encodeJPEG(t testing.TB, img image.Image) []byte {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pidicon/pidicon-mqtt/device/picture"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 )
 
 // smallAlloc is how much a refused file may make Decode allocate: a
@@ -133,7 +134,7 @@ func TestDecode_capsHold(t *testing.T) {
 		t.Skip("decodes 16 MiB images")
 	}
 	t.Run("png 2048x2048", func(t *testing.T) {
-		data := encodePNG(t, image.NewGray(image.Rect(0, 0, 2048, 2048)))
+		data := testkit.PNG(t, image.NewGray(image.Rect(0, 0, 2048, 2048)))
 		p, err := picture.Decode(data)
 		if err != nil || p.Width != 2048 || p.Height != 2048 {
 			t.Fatalf("Decode = %v, %v", p, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/device/picture"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 )
 
 func TestCheckName(t *testing.T) {
@@ -50,7 +51,7 @@ func TestDecode_formats(t *testing.T) {
 		data   []byte
 		frames int
 	}{
-		{"png", encodePNG(t, img), 1},
+		{"png", testkit.PNG(t, img), 1},
 		{"jpeg", encodeJPEG(t, img), 1},
 		{"gif still", encodeGIF(t, &gif.GIF{
 			Image: []*image.Paletted{image.NewPaletted(image.Rect(0, 0, 40, 30), color.Palette{red, blue})},
@@ -98,7 +99,7 @@ func TestDecode_notImage(t *testing.T) {
 		{"webp", []byte("RIFF\x24\x00\x00\x00WEBPVP8 \x18\x00\x00\x00"), "image/webp"},
 		{"binary", []byte{0, 1, 2, 3, 4, 5}, "not a valid PNG, GIF or JPEG"},
 		{"png signature only", []byte("\x89PNG\r\n\x1a\n"), "png"},
-		{"broken png", append(encodePNG(t, photo(8, 8))[:60], make([]byte, 40)...), "png"},
+		{"broken png", append(testkit.PNG(t, photo(8, 8))[:60], make([]byte, 40)...), "png"},
 		{"jpeg start only", []byte("\xff\xd8\xff\xe0"), "jpeg"},
 		{"gif without frames", rawGIF(4, 4, nil, true), "no frames"},
 		{"gif unknown block", append(rawGIF(4, 4, []image.Rectangle{image.Rect(0, 0, 1, 1)}, false), 0x99), "unknown block"},

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/pidicon/pidicon-mqtt/device/picture"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden PNGs in testdata/")
@@ -43,7 +44,7 @@ func checkGolden(t *testing.T, name string, img *image.RGBA) {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(file, encodePNG(t, img), 0o644); err != nil {
+		if err := os.WriteFile(file, testkit.PNG(t, img), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
@@ -76,7 +77,7 @@ func checkGolden(t *testing.T, name string, img *image.RGBA) {
 		t.Errorf("%d pixels differ from %s, the first at %v: got %v, want %v (run go test -update to accept the new image)",
 			diffs, file, first, img.RGBAAt(first.X, first.Y), want.At(first.X, first.Y))
 		out := filepath.Join(t.ArtifactDir(), filepath.Base(file))
-		if err := os.WriteFile(out, encodePNG(t, img), 0o644); err != nil {
+		if err := os.WriteFile(out, testkit.PNG(t, img), 0o644); err != nil {
 			t.Log(err)
 		} else {
 			t.Logf("new image in %s (kept with -artifacts)", out)
@@ -96,7 +97,7 @@ func near(a, b color.RGBA) bool {
 // TestScaled_photo fits a 160x100 photo-like image to each display size
 // with each fit.
 func TestScaled_photo(t *testing.T) {
-	p, err := picture.Decode(encodePNG(t, photo(160, 100)))
+	p, err := picture.Decode(testkit.PNG(t, photo(160, 100)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func TestScaled_contain(t *testing.T) {
 	for _, tt := range tests {
 		img := image.NewRGBA(image.Rect(0, 0, tt.sw, tt.sh))
 		fillImage(img, white)
-		p, err := picture.Decode(encodePNG(t, img))
+		p, err := picture.Decode(testkit.PNG(t, img))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,7 +175,7 @@ func TestScaled_cover(t *testing.T) {
 	for i, c := range []color.RGBA{red, green, blue} {
 		draw.Draw(img, image.Rect(100*i, 0, 100*i+100, 100), image.NewUniform(c), image.Point{}, draw.Src)
 	}
-	p, err := picture.Decode(encodePNG(t, img))
+	p, err := picture.Decode(testkit.PNG(t, img))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +205,7 @@ func TestScaled_cover(t *testing.T) {
 // output pixel its source pixel.
 func TestScaled_pixelArt(t *testing.T) {
 	art := pixelArt()
-	p, err := picture.Decode(encodePNG(t, art))
+	p, err := picture.Decode(testkit.PNG(t, art))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +234,7 @@ func TestScaled_blocksShrink(t *testing.T) {
 			big.SetRGBA(x, y, art.RGBAAt(x/4, y/4))
 		}
 	}
-	p, err := picture.Decode(encodePNG(t, big))
+	p, err := picture.Decode(testkit.PNG(t, big))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +249,7 @@ func TestScaled_blocksShrink(t *testing.T) {
 	// One pixel out of its block: no longer blocks, so smoothed, and
 	// the block holding it comes out a blend.
 	big.SetRGBA(1, 1, color.RGBA{R: 255, G: 255, B: 255, A: 255})
-	p, err = picture.Decode(encodePNG(t, big))
+	p, err = picture.Decode(testkit.PNG(t, big))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +274,7 @@ func TestScaled_photoIsSmoothed(t *testing.T) {
 			img.SetRGBA(x+5, y, black)
 		}
 	}
-	p, err := picture.Decode(encodePNG(t, img))
+	p, err := picture.Decode(testkit.PNG(t, img))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +336,7 @@ func TestScaled_transparency(t *testing.T) {
 	img := image.NewNRGBA(image.Rect(0, 0, 2, 1))
 	img.SetNRGBA(0, 0, color.NRGBA{R: 255, A: 0})
 	img.SetNRGBA(1, 0, color.NRGBA{R: 255, A: 128})
-	p, err := picture.Decode(encodePNG(t, img))
+	p, err := picture.Decode(testkit.PNG(t, img))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/device/picture"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 )
 
 // files lists the names in dir.
@@ -65,7 +66,7 @@ func TestStore_putListReopen(t *testing.T) {
 		t.Fatalf("new store lists %v", got)
 	}
 	uploads := map[string][]byte{
-		"cat":   encodePNG(t, pixelArt()),
+		"cat":   testkit.PNG(t, pixelArt()),
 		"anim":  disposalGIF(t),
 		"photo": encodeJPEG(t, photo(64, 48)),
 	}
@@ -121,7 +122,7 @@ func TestStore_putListReopen(t *testing.T) {
 func TestStore_replace(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir, "")
-	put(t, s, "x", encodePNG(t, pixelArt()))
+	put(t, s, "x", testkit.PNG(t, pixelArt()))
 	info := put(t, s, "x", disposalGIF(t))
 	if want := (picture.Info{Name: "x", Width: 8, Height: 8, Frames: 4}); info != want {
 		t.Errorf("Put = %v, want %v", info, want)
@@ -138,8 +139,8 @@ func TestStore_replace(t *testing.T) {
 func TestStore_delete(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir, "")
-	put(t, s, "a", encodePNG(t, pixelArt()))
-	put(t, s, "b", encodePNG(t, pixelArt()))
+	put(t, s, "a", testkit.PNG(t, pixelArt()))
+	put(t, s, "b", testkit.PNG(t, pixelArt()))
 	changed := s.Changed()
 	if err := s.Delete("a"); err != nil {
 		t.Fatal(err)
@@ -171,7 +172,7 @@ func TestStore_delete(t *testing.T) {
 
 // TestStore_refused: a refused Put changes nothing, on disk or listed.
 func TestStore_refused(t *testing.T) {
-	good := encodePNG(t, pixelArt())
+	good := testkit.PNG(t, pixelArt())
 	full := disposalGIF(t)
 	tests := []struct {
 		name string
@@ -224,7 +225,7 @@ func TestStore_userDir(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	art := encodePNG(t, pixelArt())
+	art := testkit.PNG(t, pixelArt())
 	write(userDir, "sun.PNG", art)
 	write(userDir, "moon.jpeg", encodeJPEG(t, photo(30, 20)))
 	write(userDir, "anim.gif", disposalGIF(t))
@@ -237,7 +238,7 @@ func TestStore_userDir(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(userDir, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	write(dir, "sun.png", encodePNG(t, photo(10, 10))) // hidden by the user's sun
+	write(dir, "sun.png", testkit.PNG(t, photo(10, 10))) // hidden by the user's sun
 
 	s := openStore(t, dir, userDir)
 	want := []picture.Info{
@@ -290,7 +291,7 @@ func TestStore_userDir(t *testing.T) {
 // folder is cleaned up or reported, never fatal.
 func TestStore_folderProblems(t *testing.T) {
 	dir := t.TempDir()
-	art := encodePNG(t, pixelArt())
+	art := testkit.PNG(t, pixelArt())
 	write := func(name string, data []byte, age time.Duration) {
 		t.Helper()
 		path := filepath.Join(dir, name)
@@ -383,7 +384,7 @@ func TestStore_cache(t *testing.T) {
 func TestStore_concurrent(t *testing.T) {
 	s := openStore(t, t.TempDir(), "")
 	put(t, s, "shared", animatedGIF(t, 64, 64, 20))
-	put(t, s, "churn", encodePNG(t, pixelArt()))
+	put(t, s, "churn", testkit.PNG(t, pixelArt()))
 
 	const displays = 16
 	got := make([]*picture.Animation, displays)
@@ -397,7 +398,7 @@ func TestStore_concurrent(t *testing.T) {
 			got[i] = a
 		})
 	}
-	churn := encodePNG(t, photo(10, 10))
+	churn := testkit.PNG(t, photo(10, 10))
 	wg.Go(func() {
 		for i := range 20 {
 			if i%2 == 0 {

@@ -1,19 +1,17 @@
 package pixelfont_test
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/pidicon/pidicon-mqtt/device/pixelfont"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden PNG files in testdata")
@@ -281,10 +279,10 @@ func TestGolden(t *testing.T) {
 		t.Run(tf.file+"-line", func(t *testing.T) {
 			img := newImage(image.Rect(0, 0, f.Width(goldenLine), f.Height()), black)
 			f.Draw(img, 0, 0, goldenLine, white)
-			checkGolden(t, tf.file+"-line.png", img)
+			testkit.Golden(t, filepath.Join("testdata", tf.file+"-line.png"), img, *update)
 		})
 		t.Run(tf.file+"-charset", func(t *testing.T) {
-			checkGolden(t, tf.file+"-charset.png", charset(f))
+			testkit.Golden(t, filepath.Join("testdata", tf.file+"-charset.png"), charset(f), *update)
 		})
 	}
 }
@@ -307,45 +305,6 @@ func charset(f *pixelfont.Font) *image.RGBA {
 		f.Draw(img, 0, i*f.Height(), row, white)
 	}
 	return img
-}
-
-func checkGolden(t *testing.T, name string, got *image.RGBA) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		var buf bytes.Buffer
-		if err := png.Encode(&buf, got); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	file, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to write it)", err)
-	}
-	defer file.Close()
-	want, err := png.Decode(file)
-	if err != nil {
-		t.Fatalf("decode %s: %v", path, err)
-	}
-	if want.Bounds() != got.Bounds() {
-		t.Fatalf("%s: size %v, drew %v", path, want.Bounds(), got.Bounds())
-	}
-	diff := 0
-	b := got.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			if color.RGBAModel.Convert(want.At(x, y)) != got.RGBAAt(x, y) {
-				diff++
-			}
-		}
-	}
-	if diff > 0 {
-		t.Errorf("%s: %d pixels differ (go test -update rewrites it)", path, diff)
-	}
 }
 
 func TestDrawDoesNotAllocate(t *testing.T) {

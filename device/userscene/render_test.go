@@ -1,11 +1,9 @@
 package userscene_test
 
 import (
-	"bytes"
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	"github.com/pidicon/pidicon-mqtt/device/picture"
 	"github.com/pidicon/pidicon-mqtt/device/scene"
 	"github.com/pidicon/pidicon-mqtt/device/userscene"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 )
 
 // problems collects what a scene reports, safe for concurrent renders.
@@ -264,7 +263,7 @@ func TestRender_ImagesFromTheStoreOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Put("dot", pngOf(t, rgb(255, 0, 255))); err != nil {
+	if _, err := store.Put("dot", testkit.PNG(t, testkit.Uniform(4, 4, rgb(255, 0, 255)))); err != nil {
 		t.Fatal(err)
 	}
 	f := parse(t, `
@@ -338,18 +337,4 @@ func equalImages(a, b *image.RGBA) bool {
 		}
 	}
 	return true
-}
-
-// pngOf is a 4x4 PNG in one colour.
-func pngOf(t *testing.T, c color.RGBA) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
-	for i := 0; i < len(img.Pix); i += 4 {
-		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, c.A
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
