@@ -7,8 +7,6 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
-	"image/png"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -35,64 +33,11 @@ func strip(frames []*image.RGBA) *image.RGBA {
 	return out
 }
 
-// checkGolden compares img with testdata/name.png, or rewrites it with
-// -update.
-func checkGolden(t *testing.T, name string, img *image.RGBA) {
-	t.Helper()
-	file := filepath.Join("testdata", name+".png")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, testkit.PNG(t, img), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	want, err := png.Decode(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("decode %s: %v", file, err)
-	}
-	if want.Bounds() != img.Bounds() {
-		t.Fatalf("golden is %v, image is %v", want.Bounds(), img.Bounds())
-	}
-	diffs := 0
-	var first image.Point
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			if !near(color.RGBAModel.Convert(want.At(x, y)).(color.RGBA), img.RGBAAt(x, y)) {
-				if diffs == 0 {
-					first = image.Pt(x, y)
-				}
-				diffs++
-			}
-		}
-	}
-	if diffs > 0 {
-		t.Errorf("%d pixels differ from %s, the first at %v: got %v, want %v (run go test -update to accept the new image)",
-			diffs, file, first, img.RGBAAt(first.X, first.Y), want.At(first.X, first.Y))
-		out := filepath.Join(t.ArtifactDir(), filepath.Base(file))
-		if err := os.WriteFile(out, testkit.PNG(t, img), 0o644); err != nil {
-			t.Log(err)
-		} else {
-			t.Logf("new image in %s (kept with -artifacts)", out)
-		}
-	}
-}
-
-// near reports whether two colours differ by at most 1 in each channel:
-// the smoothing resampler computes in floating point, which a platform
-// may round differently (fused multiply-add). Nearest-neighbour images are
+// goldenTolerance is how far a pixel may be from its golden: the
+// smoothing resampler computes in floating point, which a platform may
+// round differently (fused multiply-add). Nearest-neighbour images are
 // checked exactly by their own tests.
-func near(a, b color.RGBA) bool {
-	d := func(x, y uint8) bool { return x-y <= 1 || y-x <= 1 }
-	return d(a.R, b.R) && d(a.G, b.G) && d(a.B, b.B) && d(a.A, b.A)
-}
+const goldenTolerance = 1
 
 // TestScaled_photo fits a 160x100 photo-like image to each display size
 // with each fit.
@@ -116,7 +61,7 @@ func TestScaled_photo(t *testing.T) {
 				if f.Bounds() != image.Rect(0, 0, size.X, size.Y) {
 					t.Fatalf("frame is %v", f.Bounds())
 				}
-				checkGolden(t, name, f)
+				testkit.GoldenWithin(t, filepath.Join("testdata", name+".png"), f, *update, goldenTolerance)
 
 				// Contain leaves bands of background (the photo is wider
 				// than 64x64, narrower than 32x8); the others cover all.
@@ -221,7 +166,7 @@ func TestScaled_pixelArt(t *testing.T) {
 			}
 		}
 	}
-	checkGolden(t, "pixelart-64x64", f)
+	testkit.GoldenWithin(t, filepath.Join("testdata", "pixelart-64x64.png"), f, *update, goldenTolerance)
 }
 
 // TestScaled_blocksShrink: pixel art drawn at 4x (64x64 of 4x4 blocks)
@@ -326,7 +271,7 @@ func TestScaled_gifDisposal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkGolden(t, fmt.Sprintf("gif-disposal-%dx%d", size.X, size.Y), strip(a.Frames))
+		testkit.GoldenWithin(t, filepath.Join("testdata", fmt.Sprintf("gif-disposal-%dx%d.png", size.X, size.Y)), strip(a.Frames), *update, goldenTolerance)
 	}
 }
 

@@ -15,6 +15,14 @@ import (
 // differs and keeps got as a test artifact.
 func Golden(t testing.TB, path string, got *image.RGBA, update bool) {
 	t.Helper()
+	GoldenWithin(t, path, got, update, 0)
+}
+
+// GoldenWithin is Golden where a pixel may differ from the PNG's by up
+// to tolerance in each channel (a smoothing resampler computes in floating
+// point, which platforms may round differently).
+func GoldenWithin(t testing.TB, path string, got *image.RGBA, update bool, tolerance int) {
+	t.Helper()
 	if update {
 		if err := WritePNG(path, got); err != nil {
 			t.Fatal(err)
@@ -30,7 +38,7 @@ func Golden(t testing.TB, path string, got *image.RGBA, update bool) {
 	b, wb := got.Bounds(), want.Bounds()
 	for y := range b.Dy() {
 		for x := range b.Dx() {
-			if color.RGBAModel.Convert(want.At(wb.Min.X+x, wb.Min.Y+y)) != got.RGBAAt(b.Min.X+x, b.Min.Y+y) {
+			if !within(color.RGBAModel.Convert(want.At(wb.Min.X+x, wb.Min.Y+y)).(color.RGBA), got.RGBAAt(b.Min.X+x, b.Min.Y+y), tolerance) {
 				if diffs == 0 {
 					first = image.Pt(x, y)
 				}
@@ -49,6 +57,13 @@ func Golden(t testing.TB, path string, got *image.RGBA, update bool) {
 	} else {
 		t.Logf("new frame in %s (kept with -artifacts)", out)
 	}
+}
+
+// within reports whether a and b differ by at most tolerance in each
+// channel.
+func within(a, b color.RGBA, tolerance int) bool {
+	d := func(x, y uint8) bool { return max(int(x)-int(y), int(y)-int(x)) <= tolerance }
+	return d(a.R, b.R) && d(a.G, b.G) && d(a.B, b.B) && d(a.A, b.A)
 }
 
 // WritePNG writes img to path as PNG.
