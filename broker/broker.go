@@ -245,7 +245,7 @@ func Start(opts Options) (*Broker, error) {
 	if err := s.AddHook(&brokerHook{broker: b}, nil); err != nil {
 		return nil, fmt.Errorf("add broker hook: %w", err)
 	}
-	b.gate = newGate(opts.limits.withDefaults(), b.isDaemon, b.droppedConnection)
+	b.gate = newGate(opts.limits.withDefaults(), b.isDaemon, b.droppedConnection, b.disconnectClients)
 	b.tcp = newTCPListener(listenerTCP, opts.Listen, nil, b.gate, b.acceptFailed)
 	if err := s.AddListener(b.tcp); err != nil {
 		s.Close()
@@ -339,6 +339,19 @@ func (b *Broker) Close() error {
 	err := b.server.Close()
 	b.feeds.Wait()
 	return err
+}
+
+// disconnectClients sends the clients of a listener a DISCONNECT (server
+// shutting down) and stops them, as mochi does when a listener closes, but
+// without mochi's Clients.GetByListener: that takes the clients' read lock
+// twice, and a client leaving in between (waiting for the write lock)
+// deadlocks both, and with them the shutdown (mochi issue 488).
+func (b *Broker) disconnectClients(listener string) {
+	for _, cl := range b.server.Clients.GetAll() {
+		if cl.Net.Listener == listener && !cl.Closed() {
+			b.server.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
 }
 
 // isDaemon reports whether a CONNECT read by the gate is the daemon's

@@ -47,3 +47,32 @@ func TestRetainedMessage_ExpiresAsItsPublisherSaid(t *testing.T) {
 		t.Fatal("still there after its expiry")
 	}
 }
+
+// TestListeners_CloseClientsWithoutMochisCloseFn: mochi's way to close a
+// listener's clients (Server.closeListenerClients, through
+// Clients.GetByListener) takes the clients' read lock twice, and a client
+// leaving at that moment deadlocks it (mochi issue 488; seen here as a
+// Close that never returned). The listeners ignore it and close their
+// clients through Broker.disconnectClients, which still sends an MQTT 5
+// client its DISCONNECT.
+func TestListeners_CloseClientsWithoutMochisCloseFn(t *testing.T) {
+	b, err := Start(Options{Listen: "127.0.0.1:0", BaseTopic: "pidicon", WebSocket: ListenerOptions{Listen: "127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c, connack := connectRaw(t, b.Addr(), 5, packets.ConnectParams{ClientIdentifier: "closing", Clean: true})
+	if connack.ReasonCode != 0 {
+		t.Fatalf("CONNACK reason %#x", connack.ReasonCode)
+	}
+	mochis := func(string) { t.Error("the listener called mochi's CloseFn, which can deadlock") }
+	b.tcp.Close(mochis)
+	b.ws.Close(mochis)
+	pk, err := c.read()
+	if err != nil {
+		t.Fatalf("no DISCONNECT before the connection closed: %v", err)
+	}
+	if pk.FixedHeader.Type != packets.Disconnect || pk.ReasonCode != packets.ErrServerShuttingDown.Code {
+		t.Errorf("got packet type %d reason %#x, want a DISCONNECT, server shutting down", pk.FixedHeader.Type, pk.ReasonCode)
+	}
+}

@@ -107,6 +107,9 @@ type gate struct {
 	// dropped is told of every connection closed before login, except at
 	// shutdown.
 	dropped func(listener, remote string, err error)
+	// disconnect sends the clients of a listener mochi's DISCONNECT and
+	// stops them, at shutdown.
+	disconnect func(listener string)
 
 	mu      sync.Mutex
 	pending list.List // of *entry, oldest first
@@ -115,8 +118,8 @@ type gate struct {
 	closed  map[string]bool // listeners shut down
 }
 
-func newGate(l limits, isDaemon func(string, net.Conn, packets.Packet) bool, dropped func(string, string, error)) *gate {
-	return &gate{limits: l, isDaemon: isDaemon, dropped: dropped,
+func newGate(l limits, isDaemon func(string, net.Conn, packets.Packet) bool, dropped func(string, string, error), disconnect func(string)) *gate {
+	return &gate{limits: l, isDaemon: isDaemon, dropped: dropped, disconnect: disconnect,
 		entries: make(map[*entry]struct{}), closed: make(map[string]bool)}
 }
 
@@ -247,9 +250,9 @@ func (g *gate) serve(listener string, tc *trackedConn, conn net.Conn, establish 
 }
 
 // shutdown closes every connection of listener: the pending ones at once,
-// the clients after closeClients (mochi's DISCONNECT) or shutdownGrace,
+// the clients after disconnect (mochi's DISCONNECT) or shutdownGrace,
 // whichever comes first. Later connections are refused.
-func (g *gate) shutdown(listener string, closeClients listeners.CloseFn) {
+func (g *gate) shutdown(listener string) {
 	g.mu.Lock()
 	g.closed[listener] = true
 	var pending, all []*trackedConn
@@ -269,7 +272,7 @@ func (g *gate) shutdown(listener string, closeClients listeners.CloseFn) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		closeClients(listener)
+		g.disconnect(listener)
 	}()
 	timer := time.NewTimer(shutdownGrace)
 	select {

@@ -102,8 +102,9 @@ func (l *tcpListener) Serve(establish listeners.EstablishFn) {
 
 // Close stops accepting, closes every connection of the listener (clients
 // after mochi's DISCONNECT, see gate.shutdown) and waits for their
-// goroutines.
-func (l *tcpListener) Close(closeClients listeners.CloseFn) {
+// goroutines. mochi's own function to close the clients, the argument, is
+// not used: it can deadlock (Broker.disconnectClients).
+func (l *tcpListener) Close(listeners.CloseFn) {
 	l.mu.Lock()
 	if !l.closed {
 		l.closed = true
@@ -113,7 +114,7 @@ func (l *tcpListener) Close(closeClients listeners.CloseFn) {
 		}
 	}
 	l.mu.Unlock()
-	l.gate.shutdown(l.id, closeClients)
+	l.gate.shutdown(l.id)
 	l.conns.Wait()
 }
 

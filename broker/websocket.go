@@ -104,8 +104,9 @@ func (l *wsListener) Serve(establish listeners.EstablishFn) {
 
 // Close stops accepting, closes every connection of the listener (clients
 // after mochi's DISCONNECT, see gate.shutdown) and waits for their
-// handlers.
-func (l *wsListener) Close(closeClients listeners.CloseFn) {
+// handlers. mochi's own function to close the clients, the argument, is
+// not used: it can deadlock (Broker.disconnectClients).
+func (l *wsListener) Close(listeners.CloseFn) {
 	l.mu.Lock()
 	srv, ln := l.server, l.ln
 	l.server, l.closed = nil, true
@@ -113,7 +114,7 @@ func (l *wsListener) Close(closeClients listeners.CloseFn) {
 	if ln != nil {
 		ln.Close()
 	}
-	l.gate.shutdown(l.id, closeClients)
+	l.gate.shutdown(l.id)
 	if srv != nil {
 		// Connections not upgraded yet are the gate's too: all closed.
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
