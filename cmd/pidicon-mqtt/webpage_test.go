@@ -55,18 +55,25 @@ devices:
   - {id: desk, name: Desk clock, type: sim-awtrix, startup_scene: clock}
 `, port, httpPort, filepath.Join(dir, "state.json"))),
 	}
-	w.start()
+	w.start(t)
 	return w
 }
 
-// start runs the daemon and waits until its state is on MQTT.
-func (w *webDaemon) start() {
-	w.t.Helper()
+// start runs the daemon (until w's test ends) and waits until its state
+// is on MQTT.
+func (w *webDaemon) start(t *testing.T) {
+	t.Helper()
 	w.proc = startProc(w.t, w.config)
-	mqtttest.WaitAccepting(w.t, 10*time.Second, w.mqtt)
-	w.watcher = mqtttest.Connect(w.t, w.mqtt)
-	w.watcher.Subscribe("pidicon/#")
+	mqtttest.WaitAccepting(t, 10*time.Second, w.mqtt)
+	w.watch(t)
 	w.watcher.WaitState(10*time.Second, "pidicon", "desk", func(state.State) bool { return true })
+}
+
+// watch makes the watcher a client of t: a wait that fails must stop t,
+// not the parent of a subtest.
+func (w *webDaemon) watch(t *testing.T) {
+	w.watcher = mqtttest.Connect(t, w.mqtt)
+	w.watcher.Subscribe("pidicon/#")
 }
 
 // TestWebPage drives the daemon's real page in a real headless browser,
@@ -76,8 +83,14 @@ func TestWebPage(t *testing.T) {
 	browser := startBrowser(t)
 	w := startWebDaemon(t)
 
-	t.Run("Live", func(t *testing.T) { testPageLive(t, browser, w) })
-	t.Run("Screenshots", func(t *testing.T) { testPageScreenshots(t, browser, w) })
+	t.Run("Live", func(t *testing.T) {
+		w.watch(t)
+		testPageLive(t, browser, w)
+	})
+	t.Run("Screenshots", func(t *testing.T) {
+		w.watch(t)
+		testPageScreenshots(t, browser, w)
+	})
 }
 
 // testPageLive: the page opens with every display and its state; controls
@@ -111,6 +124,14 @@ func testPageLive(t *testing.T, browser context.Context, w *webDaemon) {
 	w.watcher.WaitState(pageActionWait, "pidicon", "demo", func(s state.State) bool { return s.Brightness == 100 })
 	one.do(chromedp.KeyEvent(kb.ArrowLeft), chromedp.KeyEvent(kb.ArrowLeft))
 	w.watcher.WaitState(pageActionWait, "pidicon", "demo", func(s state.State) bool { return s.Brightness == 98 })
+	// Keys in a burst: the state of each step comes back while the next
+	// keys are pressed, and must not move the slider back under them.
+	for range 5 {
+		one.do(chromedp.KeyEvent(kb.Home), chromedp.KeyEvent(kb.ArrowRight), chromedp.KeyEvent(kb.ArrowRight), chromedp.KeyEvent(kb.ArrowRight))
+		w.watcher.WaitState(pageActionWait, "pidicon", "demo", func(s state.State) bool { return s.Brightness == 3 })
+		one.do(chromedp.KeyEvent(kb.End), chromedp.KeyEvent(kb.ArrowLeft), chromedp.KeyEvent(kb.ArrowLeft), chromedp.KeyEvent(kb.ArrowLeft))
+		w.watcher.WaitState(pageActionWait, "pidicon", "demo", func(s state.State) bool { return s.Brightness == 97 })
+	}
 
 	// And with the mouse: a click near the slider's left end.
 	at := eval[[]float64](one, `(() => {
@@ -234,7 +255,7 @@ func testPageLive(t *testing.T, browser context.Context, w *webDaemon) {
 	for _, tb := range []*tab{one, two} {
 		tb.waitFor(5*time.Second, "the page says it lost the daemon", `document.querySelector('#link').dataset.state === 'lost'`)
 	}
-	w.start()
+	w.start(t)
 	for _, tb := range []*tab{one, two} {
 		tb.waitFor(10*time.Second, "the page is live again, with the restored state",
 			`document.querySelector('#link').dataset.state === 'live' && document.querySelector('#d-demo-brightness-value').textContent === '23'`)

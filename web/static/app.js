@@ -7,6 +7,9 @@
   const MAX_EVENTS = 50;
   const SILENCE_MS = 25000; // the daemon pings every 10 s
   const MAX_IMAGE = 1 << 20;
+  // How long a brightness change waits for its state before changes from
+  // elsewhere move the slider again.
+  const brightnessEchoWait = 3000;
 
   // model is what the daemon said last.
   const model = {
@@ -270,6 +273,7 @@
       sceneDirty: false,
       sceneShown: '',
       dragging: false,
+      brightnessWant: null, // { value, until }: a change on its way to the daemon
       frameLoading: false,
       frameAgain: false,
       size: { width: 64, height: 64 },
@@ -328,6 +332,18 @@
     card.brightness.addEventListener('input', () => { card.brightnessValue.textContent = card.brightness.value; });
     card.brightness.addEventListener('change', async () => {
       card.dragging = false;
+      // Until the daemon's state says this value (or a while passed),
+      // the state of an earlier change must not move the slider back:
+      // the next arrow key would step from the old value.
+      const want = Number(card.brightness.value);
+      card.brightnessWant = { value: want, until: Date.now() + brightnessEchoWait };
+      setTimeout(() => {
+        if (card.brightnessWant && card.brightnessWant.value === want) {
+          card.brightnessWant = null;
+          renderDevice(id);
+        }
+      }, brightnessEchoWait);
+      // A refusal forces the daemon's state back (send).
       await send(card, 'brightness', topicOf(id, 'brightness/set'), card.brightness.value);
     });
     card.displayOn.addEventListener('change', () =>
@@ -442,7 +458,11 @@
     if (st) {
       card.root.dataset.displayOn = String(st.displayOn);
       for (const b of card.playButtons) b.setAttribute('aria-pressed', String(b.dataset.play === st.playState));
-      if (!card.dragging || force) {
+      const want = card.brightnessWant;
+      if (want && (force || st.brightness === want.value || Date.now() >= want.until)) {
+        card.brightnessWant = null;
+      }
+      if ((!card.dragging && !card.brightnessWant) || force) {
         card.brightness.value = st.brightness;
         card.brightnessValue.textContent = st.brightness;
       }
