@@ -312,18 +312,19 @@ func (b *Bridge) Run(ctx context.Context) error {
 				b.updateInputs()
 			}
 			b.subscribeCommands(ctx)
+			b.in.resubscribe()
+			b.republishAll()
 			if first {
-				// Ready only once commands are subscribed: a client that
-				// waits for readiness (healthz) and then sends a command
-				// must not lose it.
+				// Ready only once commands are subscribed and everything
+				// is published: a client that waits for readiness (healthz)
+				// and then sends a command must not lose it, and a page
+				// opened then gets the full state (View).
 				b.stats.restored.Store(true)
 				close(b.restored)
 			}
 			if b.retained.exactSweep.Load() {
 				sweep.start(ctx, b.sweepRetainedCommands)
 			}
-			b.in.resubscribe()
-			b.republishAll()
 		case c := <-inbox:
 			b.apply(c)
 		case <-republish:

@@ -145,7 +145,10 @@ func (b *bench) measureLate(ctx context.Context, d *daemon, url, filter string, 
 		})
 		err = ctx.Err()
 	}
-	res.RSSPeakKB = watch.stop()
+	// The peak is at least the RSS before: the kernel's RSS counters are
+	// approximate (per-CPU batches), so a VmHWM read later can come out a
+	// little below a VmRSS read earlier.
+	res.RSSPeakKB = max(watch.stop(), res.RSSBeforeKB)
 	if res.PeakExact {
 		if m, err := readStatus(d.pid()); err == nil {
 			res.RSSPeakKB = max(res.RSSPeakKB, m.HWMKB)
