@@ -49,7 +49,8 @@ type PerDevice struct {
 	RSSKB float64 `json:"rss_kb"`
 	// HeapKB is -1 when the heap was not known in both runs.
 	HeapKB float64 `json:"heap_kb"`
-	// HeapBeyondFramesKB is HeapKB less the controller's two frame buffers.
+	// HeapBeyondFramesKB is HeapKB less what a controller holds in frame
+	// buffers (frameBytesPerDevice).
 	HeapBeyondFramesKB float64 `json:"heap_beyond_frames_kb"`
 }
 
