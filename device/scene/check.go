@@ -8,10 +8,11 @@ import (
 	"image/color"
 	"maps"
 	"math"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pidicon/pidicon-mqtt/device/picture"
 )
 
 // ErrParams is wrapped by every error about scene parameters.
@@ -70,9 +71,6 @@ func (s Scene) paramNames() string {
 	return strings.Join(names, ", ")
 }
 
-// imageName is the rule for image names: that of device ids.
-var imageName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-
 // parse reads one value of the parameter.
 func (p Param) parse(raw json.RawMessage, images Images) (any, error) {
 	switch p.Type {
@@ -110,7 +108,7 @@ func (p Param) parse(raw json.RawMessage, images Images) (any, error) {
 			return nil, fmt.Errorf("%q is not one of %s", s, strings.Join(p.Options, ", "))
 		}
 	case TypeImage:
-		if !imageName.MatchString(s) {
+		if picture.CheckName(s) != nil {
 			return nil, fmt.Errorf("%q is not an image name (1 to 64 lower-case letters, digits, _ and -)", s)
 		}
 		if images != nil && !images.Has(s) {

@@ -357,7 +357,7 @@ func (l *imageLayer) draw(dst *image.RGBA, c *drawing) error {
 	if name == "" || name == Missing {
 		return nil
 	}
-	if !imageName(name) {
+	if picture.CheckName(name) != nil {
 		return fmt.Errorf("image: %q is not an image name", name)
 	}
 	bg, _, err := l.background.eval(c.data)
@@ -511,22 +511,6 @@ func wrap(key string, err error) error {
 		return nil
 	}
 	return fmt.Errorf("%s: %w", key, err)
-}
-
-// imageName is the rule for image names: that of device ids.
-func imageName(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-		case (r == '_' || r == '-') && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // fillRect paints r, clipped to dst, in colour c (made opaque).
