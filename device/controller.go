@@ -225,7 +225,7 @@ func (c *Controller) CheckParams(name string, params state.SceneParams) (state.S
 		return "", err
 	}
 	sc, _ := c.opts.Scenes.Lookup(name)
-	v, err := sc.Check(params.Map(), c.images())
+	v, err := sc.Check(params.Map(), c.opts.Images)
 	if err != nil {
 		return "", err
 	}
@@ -236,14 +236,6 @@ func (c *Controller) CheckParams(name string, params state.SceneParams) (state.S
 func (c *Controller) CheckState(st state.State) error {
 	_, err := c.CheckParams(st.ActiveScene, st.SceneParams)
 	return err
-}
-
-// images is Options.Images as the scene package's interface, nil if none.
-func (c *Controller) images() scene.Images {
-	if c.opts.Images == nil {
-		return nil
-	}
-	return c.opts.Images
 }
 
 // Logger logs about this device at its own loggingLevel.

@@ -46,7 +46,7 @@ func (r *run) frame() {
 	switch {
 	case r.note != nil:
 		r.drawNote(buf, now)
-		if r.noteScrolls() {
+		if r.noteScroll {
 			r.nextFrame = nextOnGrid(due, r.minGap, now)
 		}
 	case r.desired.PlayState == state.Stopped:
@@ -149,12 +149,6 @@ func noteValues(n *Notification) scene.Values {
 		v["icon"] = icon
 	}
 	return v
-}
-
-// noteScrolls reports whether the notification on screen scrolls.
-func (r *run) noteScrolls() bool {
-	n := r.note
-	return n.Text != "" && scene.LayoutText(image.Rect(0, 0, r.size.W, r.size.H), n.Text, noteValues(n)).Scroll
 }
 
 // drawNote draws the notification on screen.

@@ -39,9 +39,10 @@ type run struct {
 	interval   time.Duration
 
 	// The notification on screen.
-	note      *Notification
-	noteStart time.Time
-	noteUntil time.Time // zero: until dismissed
+	note       *Notification
+	noteStart  time.Time
+	noteUntil  time.Time // zero: until dismissed
+	noteScroll bool      // its text scrolls: it needs a frame on every step
 
 	// The pacing point: every frame, whatever triggers it.
 	nextFrame time.Time     // zero: no frame due
@@ -134,11 +135,7 @@ func (r *run) takeMailbox() {
 	r.takeNotes()
 	if r.Controller.takeReload() && r.has {
 		r.log.Debug("scenes changed; looking the scene up again", logkey.Scene, r.desired.ActiveScene)
-		r.loadParams()
-		r.anim = animation{}
-		if r.desired.PlayState != state.Stopped {
-			r.frameNow()
-		}
+		r.reloadScene()
 	}
 	if r.Controller.takeRedraw() && r.has && r.note == nil && r.desired.PlayState == state.Playing {
 		r.frameNow()
@@ -161,11 +158,7 @@ func (r *run) takeDesired() {
 		r.startScene()
 	case st.SceneParams != prev.SceneParams:
 		r.log.Debug("scene parameters changed", logkey.Scene, st.ActiveScene)
-		r.loadParams()
-		r.anim = animation{}
-		if r.desired.PlayState != state.Stopped {
-			r.frameNow()
-		}
+		r.reloadScene()
 	}
 	if !first && !restart && st.ActiveScene == prev.ActiveScene && st.PlayState != prev.PlayState {
 		r.log.Debug("play state", logkey.From, prev.PlayState, logkey.To, st.PlayState)
@@ -184,8 +177,21 @@ func (r *run) takeNotes() {
 		r.note = note
 		r.noteStart = time.Now()
 		r.noteUntil = time.Time{}
-		if note != nil && !note.Hold {
-			r.noteUntil = r.noteStart.Add(r.noteDuration(note))
+		r.noteScroll = false
+		if note != nil {
+			d := note.Duration
+			if note.Text != "" {
+				// Laid out once: the text and the display's size do not
+				// change while it shows (a replacement is a new note).
+				l := scene.LayoutText(image.Rect(0, 0, r.size.W, r.size.H), note.Text, noteValues(note))
+				r.noteScroll = l.Scroll
+				if l.Scroll {
+					d = max(d, l.ScrollPeriod(noteSpeed)) // shown at least once in full
+				}
+			}
+			if !note.Hold {
+				r.noteUntil = r.noteStart.Add(d)
+			}
 		}
 		r.anim = animation{}
 		r.frameNow()
@@ -202,17 +208,14 @@ func (r *run) reportNotes(status NotificationStatus) {
 	r.obs.Notification(r.opts.ID, status)
 }
 
-// noteDuration is how long n shows: its duration, and a scrolling text at
-// least once in full.
-func (r *run) noteDuration(n *Notification) time.Duration {
-	d := n.Duration
-	if n.Text != "" {
-		l := scene.LayoutText(image.Rect(0, 0, r.size.W, r.size.H), n.Text, noteValues(n))
-		if l.Scroll {
-			d = max(d, l.ScrollPeriod(noteSpeed))
-		}
+// reloadScene looks the running scene up again with its parameters and
+// draws it anew (its animation, if any, goes up again).
+func (r *run) reloadScene() {
+	r.loadParams()
+	r.anim = animation{}
+	if r.desired.PlayState != state.Stopped {
+		r.frameNow()
 	}
-	return d
 }
 
 // startScene begins a new generation of the active scene.
@@ -240,7 +243,7 @@ func (r *run) loadParams() {
 	}
 	r.sc = sc
 	r.rendered = false // a paused scene draws its frame again, with these parameters
-	set, err := sc.Check(r.desired.SceneParams.Map(), r.images())
+	set, err := sc.Check(r.desired.SceneParams.Map(), r.opts.Images)
 	if err != nil {
 		r.log.Warn("scene parameters no longer fit; using the defaults", logkey.Scene, sc.Name, logkey.Error, err)
 		set = nil
