@@ -38,18 +38,15 @@ type User struct {
 	PasswordHash []byte
 }
 
-// check reports whether password is the user's.
-func (u User) check(password []byte) bool {
+// Check reports whether password is the user's: a bcrypt comparison for
+// a hash (slow by design), else a constant-time one. The web page's logins
+// (http.users) use it too.
+func (u User) Check(password []byte) bool {
 	if len(u.PasswordHash) > 0 {
 		return bcrypt.CompareHashAndPassword(u.PasswordHash, password) == nil
 	}
 	return subtle.ConstantTimeCompare([]byte(u.Password), password) == 1
 }
-
-// Check reports whether password is the user's: a bcrypt comparison for
-// a hash (slow by design), else a constant-time one. The web page's logins
-// (http.users) use it too.
-func (u User) Check(password []byte) bool { return u.check(password) }
 
 // CheckPasswordHash reports whether hash is a bcrypt hash the broker can use.
 func CheckPasswordHash(hash string) error {

@@ -428,7 +428,7 @@ func (b *Broker) authenticate(cl *mochi.Client, pk packets.Packet) error {
 		}
 	case !known:
 		return ErrUnknownUser
-	case !u.check(pk.Connect.Password):
+	case !u.Check(pk.Connect.Password):
 		return ErrWrongPassword
 	}
 	if pk.Connect.WillFlag {
