@@ -11,7 +11,6 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/pidicon/pidicon-mqtt/internal/logkey"
-	"github.com/pidicon/pidicon-mqtt/state"
 	"github.com/pidicon/pidicon-mqtt/topic"
 )
 
@@ -190,16 +189,12 @@ func (b *Bridge) Warnings() []string {
 	return append([]string(nil), b.retained.warnings...)
 }
 
-// commandTopics are the exact command topics of every configured device:
-// <base>/<id>/<field>/set for each field, <base>/<id>/set and
-// <base>/<id>/get.
+// commandTopics are the exact command topics of every configured device
+// (topic.Layout.DeviceCommands) and bridge/notify.
 func (b *Bridge) commandTopics() []string {
-	var out []string
+	out := []string{b.topics.Bridge(topic.BridgeNotify)}
 	for _, id := range b.ids {
-		for _, f := range state.Fields() {
-			out = append(out, b.topics.FieldSet(id, f))
-		}
-		out = append(out, b.topics.Device(id, topic.Set), b.topics.Device(id, topic.Get))
+		out = append(out, b.topics.DeviceCommands(id)...)
 	}
 	return out
 }

@@ -115,7 +115,7 @@ func TestBridge_BrokerNewerThanFileWins(t *testing.T) {
 }
 
 // TestBridge_RetainedCommandsClearedOnEveryBroker leaves retained commands
-// on a device's set and get topics before the daemon starts: each is
+// on a device's set, get and notify topics before the daemon starts: each is
 // cleared and reported once, never applied, also on a broker that hands
 // retained messages only to exact subscriptions. (The embedded broker
 // refuses them at the publish: TestBridge_RetainedSetRefusedByEmbeddedBroker.)
@@ -130,6 +130,7 @@ func TestBridge_RetainedCommandsClearedOnEveryBroker(t *testing.T) {
 				topic(id, "activeScene/set"): "fill",
 				topic(id, "set"):             `{"brightness":62}`,
 				topic(id, "get"):             "now",
+				topic(id, "notify"):          "Door open",
 			}
 			c := mqtttest.Connect(t, url)
 			for tp, payload := range commands {

@@ -100,6 +100,20 @@ func (l Layout) CommandFilters() []string {
 	}
 }
 
+// DeviceCommands are the exact command topics of device id, those
+// CommandFilters match for it: each field's set topic, set, get, notify,
+// notify/dismiss and reboot.
+func (l Layout) DeviceCommands(id string) []string {
+	var out []string
+	for _, f := range state.Fields() {
+		out = append(out, l.FieldSet(id, f))
+	}
+	for _, suffix := range []string{Set, Get, Notify, Dismiss, Reboot} {
+		out = append(out, l.Device(id, suffix))
+	}
+	return out
+}
+
 // Kind is what a topic under the base topic means.
 type Kind int
 

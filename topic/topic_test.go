@@ -88,3 +88,23 @@ func TestValidID(t *testing.T) {
 		}
 	}
 }
+
+// TestLayout_DeviceCommands: every exact command topic of a device is a
+// command to Parse, for the device, and the list holds no duplicates.
+func TestLayout_DeviceCommands(t *testing.T) {
+	l := topic.Layout{Base: "pidicon"}
+	got := l.DeviceCommands("demo")
+	for _, tp := range got {
+		if p := l.Parse(tp); !p.IsCommand() || p.Device != "demo" {
+			t.Errorf("%s: parsed as %+v, want a command of demo", tp, p)
+		}
+	}
+	if len(slices.Compact(slices.Sorted(slices.Values(got)))) != len(got) {
+		t.Errorf("duplicates in %v", got)
+	}
+	for _, want := range []string{"pidicon/demo/brightness/set", "pidicon/demo/set", "pidicon/demo/get", "pidicon/demo/notify", "pidicon/demo/notify/dismiss", "pidicon/demo/reboot"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("%s missing from %v", want, got)
+		}
+	}
+}
