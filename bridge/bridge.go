@@ -372,19 +372,14 @@ func (b *Bridge) connectLoop(ctx context.Context) {
 }
 
 func (b *Bridge) clientOptions() *mqtt.ClientOptions {
-	o := mqtt.NewClientOptions().
-		AddBroker(b.opts.URL).
-		SetClientID(b.opts.ClientID).
+	return b.connectOptions(b.opts.ClientID).
 		SetCleanSession(false).
 		SetStore(newResendStore()).
-		SetOrderMatters(true).
 		SetAutoReconnect(true).
 		SetConnectRetry(false). // the first connection: connectLoop, with backoff
 		SetMaxReconnectInterval(30*time.Second).
 		SetKeepAlive(30*time.Second).
 		SetPingTimeout(10*time.Second).
-		SetConnectTimeout(5*time.Second).
-		SetWriteTimeout(5*time.Second).
 		SetWill(b.topics.Bridge(topic.BridgeState), topic.Offline, 1, true).
 		SetDefaultPublishHandler(b.onMessage).
 		SetConnectionNotificationHandler(b.onConnectionNotification).
@@ -397,6 +392,18 @@ func (b *Bridge) clientOptions() *mqtt.ClientOptions {
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			b.log.Warn("lost the MQTT broker; reconnecting", logkey.Error, err)
 		})
+}
+
+// connectOptions are what every connection of the daemon shares: the
+// broker, the login, TLS, ordered delivery and the connect and write
+// timeouts.
+func (b *Bridge) connectOptions(clientID string) *mqtt.ClientOptions {
+	o := mqtt.NewClientOptions().
+		AddBroker(b.opts.URL).
+		SetClientID(clientID).
+		SetOrderMatters(true).
+		SetConnectTimeout(5 * time.Second).
+		SetWriteTimeout(5 * time.Second)
 	if b.opts.Username != "" {
 		o.SetUsername(b.opts.Username)
 		o.SetPassword(b.opts.Password)

@@ -194,15 +194,7 @@ func (b *Bridge) syncInputs(ctx context.Context, want, held map[string]bool, res
 	}
 	if len(drop) > 0 {
 		slices.Sort(drop)
-		tok := b.client.Unsubscribe(drop...)
-		timer := time.NewTimer(10 * time.Second)
-		select {
-		case <-tok.Done():
-		case <-timer.C:
-		case <-ctx.Done():
-		}
-		timer.Stop()
-		if err := tok.Error(); err != nil || !isDone(tok) {
+		if err := await(ctx, b.client.Unsubscribe(drop...), 10*time.Second); err != nil {
 			if ctx.Err() == nil {
 				b.log.Warn("cannot unsubscribe from scene inputs; trying again", logkey.Topics, strings.Join(drop, ", "), logkey.Error, err)
 			}
@@ -215,13 +207,4 @@ func (b *Bridge) syncInputs(ctx context.Context, want, held map[string]bool, res
 		}
 	}
 	return ok
-}
-
-func isDone(tok mqtt.Token) bool {
-	select {
-	case <-tok.Done():
-		return true
-	default:
-		return false
-	}
 }

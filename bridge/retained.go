@@ -261,23 +261,10 @@ func (b *Bridge) sweepRetainedCommands(ctx context.Context) {
 // sweepOptions are the options of the sweep's connection: the daemon's
 // broker and login, a client id of its own, a clean session.
 func (b *Bridge) sweepOptions(handler mqtt.MessageHandler) *mqtt.ClientOptions {
-	o := mqtt.NewClientOptions().
-		AddBroker(b.opts.URL).
-		SetClientID(b.opts.ClientID + "-sweep").
+	return b.connectOptions(b.opts.ClientID + "-sweep").
 		SetCleanSession(true).
 		SetAutoReconnect(false).
-		SetConnectTimeout(5 * time.Second).
-		SetWriteTimeout(5 * time.Second).
-		SetOrderMatters(true).
 		SetDefaultPublishHandler(handler)
-	if b.opts.Username != "" {
-		o.SetUsername(b.opts.Username)
-		o.SetPassword(b.opts.Password)
-	}
-	if b.opts.TLS != nil {
-		o.SetTLSConfig(b.opts.TLS)
-	}
-	return o
 }
 
 // sweeper runs sweepRetainedCommands in the background, one at a time:

@@ -28,18 +28,11 @@ func subscribe(ctx context.Context, c mqtt.Client, filters map[string]byte, time
 	pending := maps.Clone(filters)
 	for attempt := 1; ; attempt++ {
 		tok := c.SubscribeMultiple(pending, nil)
-		timer := time.NewTimer(timeout)
-		select {
-		case <-tok.Done():
-			timer.Stop()
-		case <-timer.C:
-			return fmt.Errorf("subscribe %v: no answer within %s", slices.Sorted(maps.Keys(pending)), timeout)
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
-		}
-		if err := tok.Error(); err != nil {
-			return fmt.Errorf("subscribe: %w", err)
+		if err := await(ctx, tok, timeout); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("subscribe %v: %w", slices.Sorted(maps.Keys(pending)), err)
 		}
 		for f, code := range tok.(*mqtt.SubscribeToken).Result() {
 			if code <= 2 {
