@@ -147,7 +147,9 @@ func (s *Server) image(w http.ResponseWriter, r *http.Request) {
 
 // submit hands a command to the bridge and answers with its outcome.
 func (s *Server) submit(w http.ResponseWriter, r *http.Request, t string, payload []byte) {
-	if !s.opts.Bridge.Stats().Restored {
+	select {
+	case <-s.opts.Bridge.Restored():
+	default:
 		replyError(w, http.StatusServiceUnavailable, errors.New("the daemon is starting (the state is not restored yet): try again in a moment"))
 		return
 	}

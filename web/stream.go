@@ -13,6 +13,7 @@ import (
 	"github.com/pidicon/pidicon-mqtt/bridge"
 	"github.com/pidicon/pidicon-mqtt/event"
 	"github.com/pidicon/pidicon-mqtt/internal/logkey"
+	"github.com/pidicon/pidicon-mqtt/topic"
 )
 
 // page is one open stream: the messages waiting for it, bounded. The
@@ -75,10 +76,6 @@ type (
 		Device  string `json:"device"`
 		Version uint64 `json:"version"`
 	}
-	eventMsg struct {
-		Type  string      `json:"type"` // "event"
-		Event event.Event `json:"event"`
-	}
 	readyMsg struct {
 		Type   string `json:"type"` // "ready"
 		Ready  bool   `json:"ready"`
@@ -131,7 +128,7 @@ func (s *Server) onUpdate(u bridge.Update) {
 	if !ok {
 		return
 	}
-	if leaf == leafFrame && id != bridgeID {
+	if leaf == topic.Frame && id != topic.BridgeID {
 		s.mu.Lock()
 		f := s.frames[id]
 		f.png, f.version = u.Payload, f.version+1
@@ -160,7 +157,15 @@ func (s *Server) anyPage() bool {
 
 // onEvent is the event log's subscriber: it must not block.
 func (s *Server) onEvent(e event.Event) {
-	s.broadcast(item{data: sse(eventMsg{Type: "event", Event: e}), event: string(e.JSON())})
+	if !s.anyPage() {
+		return // a page that opens gets it in its snapshot
+	}
+	js := e.JSON() // encoded once: the message is {"type":"event","event":js}
+	data := make([]byte, 0, len(js)+40)
+	data = append(data, `data: {"type":"event","event":`...)
+	data = append(data, js...)
+	data = append(data, "}\n\n"...)
+	s.broadcast(item{data: data, event: string(js)})
 }
 
 func (s *Server) broadcast(it item) {

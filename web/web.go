@@ -26,6 +26,7 @@ import (
 
 	"github.com/pidicon/pidicon-mqtt/bridge"
 	"github.com/pidicon/pidicon-mqtt/event"
+	"github.com/pidicon/pidicon-mqtt/topic"
 )
 
 // Defaults of Options.
@@ -140,7 +141,7 @@ func New(opts Options) *Server {
 	// already brought is newer: keep it.
 	s.mu.Lock()
 	for _, u := range opts.Bridge.View() {
-		if id, leaf, ok := s.split(u.Topic); ok && leaf == leafFrame {
+		if id, leaf, ok := s.split(u.Topic); ok && leaf == topic.Frame {
 			if _, seen := s.frames[id]; !seen {
 				s.frames[id] = frame{png: u.Payload, version: 1}
 			}
@@ -180,16 +181,9 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// The last level of the device topics the page shows.
-const (
-	leafState        = "state"
-	leafAvailability = "availability"
-	leafMetrics      = "metrics"
-	leafNotification = "notification"
-	leafFrame        = "frame"
-	leafInfo         = "info"
-	bridgeID         = "bridge"
-)
+// leafInfo is the last level of bridge/info (the other levels the page
+// shows are the topic package's).
+const leafInfo = "info"
 
 // split reads <base>/<id>/<leaf>; ok is false for other topics.
 func (s *Server) split(t string) (id, leaf string, ok bool) {
@@ -209,11 +203,11 @@ func (s *Server) split(t string) (id, leaf string, ok bool) {
 // notification, and the bridge's info and state. The field topics repeat
 // the state topic and are left out.
 func shown(id, leaf string) bool {
-	if id == bridgeID {
-		return leaf == leafInfo || leaf == leafState
+	if id == topic.BridgeID {
+		return leaf == leafInfo || leaf == topic.State
 	}
 	switch leaf {
-	case leafState, leafAvailability, leafMetrics, leafNotification:
+	case topic.State, topic.Availability, topic.Metrics, topic.Notification:
 		return true
 	}
 	return false
