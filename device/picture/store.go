@@ -375,21 +375,11 @@ func (s *Store) removeFiles(name, keep string) error {
 		}
 	}
 	if removed {
-		if err := syncDir(s.fsys, s.dir); err != nil {
+		if err := atomicfile.SyncDirFS(s.fsys, s.dir); err != nil {
 			errs = append(errs, fmt.Errorf("sync folder: %w", err))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// syncDir syncs a folder through fsys, so that a removal is durable.
-func syncDir(fsys atomicfile.FS, dir string) error {
-	d, err := fsys.Open(dir)
-	if err != nil {
-		return err
-	}
-	serr := d.Sync()
-	return errors.Join(serr, d.Close())
 }
 
 // changedLocked forgets the fittings of the image name and announces a

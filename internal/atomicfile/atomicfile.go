@@ -89,7 +89,7 @@ func WriteFS(fsys FS, path string, data []byte) (err error) {
 	}
 	// The new file is in place: a failure to sync the folder is reported,
 	// but nothing is removed.
-	if serr := syncDir(fsys, dir); serr != nil {
+	if serr := SyncDirFS(fsys, dir); serr != nil {
 		return &syncDirError{err: serr}
 	}
 	return nil
@@ -103,9 +103,10 @@ func (e *syncDirError) Error() string { return "sync folder: " + e.err.Error() }
 func (e *syncDirError) Unwrap() error { return e.err }
 
 // SyncDir syncs a folder, so that a rename or removal in it is durable.
-func SyncDir(dir string) error { return syncDir(OS{}, dir) }
+func SyncDir(dir string) error { return SyncDirFS(OS{}, dir) }
 
-func syncDir(fsys FS, dir string) error {
+// SyncDirFS is SyncDir through fsys.
+func SyncDirFS(fsys FS, dir string) error {
 	d, err := fsys.Open(dir)
 	if err != nil {
 		return err
