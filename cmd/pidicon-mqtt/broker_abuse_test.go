@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
-	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 )
 
 // startLimited runs the daemon like startProc, with its limit of open
@@ -23,22 +22,9 @@ func startLimited(t *testing.T, files int, config string) *proc {
 	if err != nil {
 		t.Skip("prlimit (util-linux) is not installed")
 	}
-	p := &proc{t: t, out: new(testkit.Buffer), done: make(chan struct{})}
-	p.cmd = exec.Command(prlimit, fmt.Sprintf("--nofile=%d:%d", files, files), binary, "--config", config)
-	p.cmd.Env = cleanEnv()
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("daemon output:\n%s", p.out.String())
-		}
-	})
-	return p
+	cmd := exec.Command(prlimit, fmt.Sprintf("--nofile=%d:%d", files, files), binary, "--config", config)
+	cmd.Env = cleanEnv()
+	return startCmd(t, cmd)
 }
 
 // idleConns opens n TCP connections to addr that send nothing, closed

@@ -52,9 +52,16 @@ type proc struct {
 // startProc runs the daemon with a config file and extra environment.
 func startProc(t *testing.T, config string, env ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, out: new(testkit.Buffer), done: make(chan struct{})}
-	p.cmd = exec.Command(binary, "--config", config)
-	p.cmd.Env = append(cleanEnv(), env...)
+	cmd := exec.Command(binary, "--config", config)
+	cmd.Env = append(cleanEnv(), env...)
+	return startCmd(t, cmd)
+}
+
+// startCmd runs cmd, which runs the daemon, until the test ends; its
+// output is logged if the test fails.
+func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p := &proc{t: t, cmd: cmd, out: new(testkit.Buffer), done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

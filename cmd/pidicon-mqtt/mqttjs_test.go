@@ -15,6 +15,7 @@ import (
 
 	"github.com/pidicon/pidicon-mqtt/broker"
 	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 )
 
 // mqttJSScript publishes at QoS 1 with user properties over MQTT 5, as
@@ -67,7 +68,7 @@ func TestMQTTJS_Publish5WithUserProperties(t *testing.T) {
 	node, redJS := installedNodeRED(t)
 	module := filepath.Join(filepath.Dir(filepath.Dir(redJS)), "mqtt")
 	if _, err := os.Stat(filepath.Join(module, "package.json")); err != nil {
-		skipOrFail(t, fmt.Sprintf("MQTT.js is not in the example's node_modules: %v", err))
+		testkit.SkipOrFail(t, fmt.Sprintf("MQTT.js is not in the example's node_modules: %v", err))
 	}
 	dir := t.TempDir()
 	script := filepath.Join(dir, "publish5.js")

@@ -24,17 +24,6 @@ import (
 // once installed (npm ci, by .ci/run or by the test) node_modules.
 const nodeREDDir = "../../examples/node-red"
 
-// skipOrFail skips the test, or fails it when CI is set: CI installs
-// Node.js and the example's node_modules, so a skip there would hide a
-// broken flow.
-func skipOrFail(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s; CI is set, so this test must run", msg)
-	}
-	t.Skip(msg + "; skipping")
-}
-
 // installedNodeRED returns the node binary and Node-RED's red.js, running
 // npm ci first when node_modules is missing.
 func installedNodeRED(t *testing.T) (node, redJS string) {
@@ -42,12 +31,12 @@ func installedNodeRED(t *testing.T) (node, redJS string) {
 	node, errNode := exec.LookPath("node")
 	npm, errNPM := exec.LookPath("npm")
 	if errNode != nil || errNPM != nil {
-		skipOrFail(t, "Node.js and npm are not installed (Node-RED 4.1 needs Node.js 18.5 or later)")
+		testkit.SkipOrFail(t, "Node.js and npm are not installed (Node-RED 4.1 needs Node.js 18.5 or later)")
 	}
 	out, err := exec.Command(node, "--version").Output()
 	major, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(string(out)), "v"), ".")
 	if n, _ := strconv.Atoi(major); err != nil || n < 18 {
-		skipOrFail(t, fmt.Sprintf("Node.js %s is too old for Node-RED 4.1 (18.5 or later)", strings.TrimSpace(string(out))))
+		testkit.SkipOrFail(t, fmt.Sprintf("Node.js %s is too old for Node-RED 4.1 (18.5 or later)", strings.TrimSpace(string(out))))
 	}
 	dir, err := filepath.Abs(nodeREDDir)
 	if err != nil {
@@ -63,10 +52,10 @@ func installedNodeRED(t *testing.T) (node, redJS string) {
 	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund")
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
-		skipOrFail(t, fmt.Sprintf("npm ci in %s: %v\n%s", dir, err, out))
+		testkit.SkipOrFail(t, fmt.Sprintf("npm ci in %s: %v\n%s", dir, err, out))
 	}
 	if _, err := os.Stat(redJS); err != nil {
-		skipOrFail(t, fmt.Sprintf("npm ci did not install Node-RED: %v", err))
+		testkit.SkipOrFail(t, fmt.Sprintf("npm ci did not install Node-RED: %v", err))
 	}
 	return node, redJS
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
+	"github.com/pidicon/pidicon-mqtt/internal/testkit"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
 
@@ -57,10 +57,7 @@ var setTopic = regexp.MustCompile(`-t (pidicon/[^/\s]+)/(\w+)/set -m ([^'"\s]+)$
 func TestReadme_Commands(t *testing.T) {
 	for _, tool := range []string{"mosquitto_pub", "mosquitto_sub"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is not installed; CI must run this test", tool)
-			}
-			t.Skipf("%s is not installed (apt-get install mosquitto-clients)", tool)
+			testkit.SkipOrFail(t, tool+" is not installed (apt-get install -y mosquitto-clients)")
 		}
 	}
 	port := freePort(t)
@@ -71,7 +68,7 @@ state: {persist: false}
 `, port))
 	d := startProc(t, config)
 	url := fmt.Sprintf("tcp://127.0.0.1:%d", port)
-	waitBroker(t, port)
+	mqtttest.WaitAccepting(t, 10*time.Second, fmt.Sprintf("127.0.0.1:%d", port))
 	c := mqtttest.Connect(t, url)
 	c.Subscribe("pidicon/#")
 	waitState(t, c, "demo", func(state.State) bool { return true })
@@ -171,20 +168,4 @@ func checkPrinted(t *testing.T, line string) {
 	if !strings.Contains(line, " ") {
 		t.Errorf("printed %q, want a topic and a payload", line)
 	}
-}
-
-// waitBroker waits until the embedded broker accepts connections.
-func waitBroker(t *testing.T, port int) {
-	t.Helper()
-	mqtttest.WaitUntil(t, 10*time.Second, "the broker accepts connections", func() bool {
-		c, err := netDial(port)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-}
-
-func netDial(port int) (net.Conn, error) {
-	return net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 }

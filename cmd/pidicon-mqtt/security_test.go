@@ -3,7 +3,6 @@ package main_test
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,18 +17,6 @@ import (
 	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
 	"github.com/pidicon/pidicon-mqtt/state"
 )
-
-// waitAccepting waits until addr accepts TCP connections.
-func waitAccepting(t *testing.T, addr string) {
-	t.Helper()
-	mqtttest.WaitUntil(t, 10*time.Second, addr+" accepts connections", func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-}
 
 // get fetches an HTTP URL and returns the status code and body (0 when
 // nothing answers).
@@ -240,7 +227,7 @@ func TestDaemon_OpenBrokerNeedsUsers(t *testing.T) {
 		port := freePort(t)
 		config := writeConfig(t, t.TempDir(), fmt.Sprintf("broker: {listen: \"127.0.0.1:%d\", allow_anonymous: true}\nstate: {persist: false}\n", port))
 		d := startProc(t, config)
-		waitAccepting(t, fmt.Sprintf("127.0.0.1:%d", port))
+		mqtttest.WaitAccepting(t, 10*time.Second, fmt.Sprintf("127.0.0.1:%d", port))
 		mqtttest.WaitUntil(t, 5*time.Second, "a warning about allow_anonymous", func() bool {
 			return strings.Contains(d.out.String(), "broker.allow_anonymous is on")
 		})
@@ -261,7 +248,7 @@ broker: {listen: %q, users: [{username: alice, password: alice-secret}]}
 state: {persist: false}
 devices: [{id: demo, type: sim}]
 `, brokerAddr)))
-	waitAccepting(t, brokerAddr)
+	mqtttest.WaitAccepting(t, 10*time.Second, brokerAddr)
 	url := "tcp://" + brokerAddr
 	watch := mqtttest.ConnectWith(t, url, mqtttest.Login{Username: "alice", Password: "alice-secret"})
 	watch.Subscribe("other/#")

@@ -30,10 +30,10 @@ func ReadOnlyDir(t testing.TB, dir string) (writable func()) {
 	if os.Geteuid() == 0 {
 		chattr, err := exec.LookPath("chattr")
 		if err != nil {
-			skipOrFail(t, "running as root and chattr (e2fsprogs) is not installed: cannot make a folder read-only")
+			SkipOrFail(t, "running as root and chattr (e2fsprogs) is not installed: cannot make a folder read-only")
 		}
 		if out, err := exec.Command(chattr, "+i", dir).CombinedOutput(); err != nil {
-			skipOrFail(t, "running as root and chattr +i fails here: cannot make a folder read-only: "+string(out))
+			SkipOrFail(t, "running as root and chattr +i fails here: cannot make a folder read-only: "+string(out))
 		}
 		undo = func() error {
 			if out, err := exec.Command(chattr, "-i", dir).CombinedOutput(); err != nil {
@@ -62,16 +62,16 @@ func ReadOnlyDir(t testing.TB, dir string) (writable func()) {
 		f.Close()
 		os.Remove(probe)
 		writable()
-		skipOrFail(t, "cannot make a folder read-only here (the file system ignores it)")
+		SkipOrFail(t, "cannot make a folder read-only here (the file system ignores it)")
 	} else if !errors.Is(err, fs.ErrPermission) {
 		t.Fatalf("create in the read-only folder: %v, want a permission error", err)
 	}
 	return writable
 }
 
-// skipOrFail skips the test, or fails it when CI is set: CI provides what
+// SkipOrFail skips the test, or fails it when CI is set: CI provides what
 // the test needs, so a skip there would hide a broken promise.
-func skipOrFail(t testing.TB, msg string) {
+func SkipOrFail(t testing.TB, msg string) {
 	t.Helper()
 	if os.Getenv("CI") != "" {
 		t.Fatalf("%s; CI is set, so this test must run", msg)

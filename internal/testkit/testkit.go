@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pidicon/pidicon-mqtt/device"
 	"github.com/pidicon/pidicon-mqtt/device/sim"
 )
 
@@ -174,13 +175,7 @@ func FreePort(t testing.TB) int {
 func StartPixoo(t testing.TB) (*sim.Pixoo, *sim.Server) {
 	t.Helper()
 	p := sim.NewPixoo()
-	srv := sim.NewServer(p)
-	if _, err := srv.Start("127.0.0.1:0"); err != nil {
-		p.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close(); srv.Close() })
-	return p, srv
+	return p, serve(t, p)
 }
 
 // StartAwtrix serves a simulated AWTRIX 3 clock on a free loopback port,
@@ -188,11 +183,16 @@ func StartPixoo(t testing.TB) (*sim.Pixoo, *sim.Server) {
 func StartAwtrix(t testing.TB) (*sim.Awtrix, *sim.Server) {
 	t.Helper()
 	a := sim.NewAwtrix()
-	srv := sim.NewServer(a)
-	if _, err := srv.Start("127.0.0.1:0"); err != nil {
-		a.Close()
+	return a, serve(t, a)
+}
+
+// serve serves s (sim.Serve) until the test ends.
+func serve(t testing.TB, s device.Simulator) *sim.Server {
+	t.Helper()
+	srv, stop, err := sim.Serve(s, "127.0.0.1:0")
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { a.Close(); srv.Close() })
-	return a, srv
+	t.Cleanup(stop)
+	return srv
 }
