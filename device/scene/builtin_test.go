@@ -7,7 +7,6 @@ import (
 	"image"
 	"image/color"
 	"image/gif"
-	"image/png"
 	"path/filepath"
 	"testing"
 	"time"
@@ -66,11 +65,7 @@ func testImages(t testing.TB) *picture.Store {
 			t.Fatal(err)
 		}
 	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	put("sun", buf.Bytes())
+	put("sun", testkit.PNG(t, img))
 	// "wide": 48x16, a colour ramp with a white border, to see each fit.
 	wide := image.NewRGBA(image.Rect(0, 0, 48, 16))
 	for y := range 16 {
@@ -82,11 +77,7 @@ func testImages(t testing.TB) *picture.Store {
 			wide.SetRGBA(x, y, c)
 		}
 	}
-	buf.Reset()
-	if err := png.Encode(&buf, wide); err != nil {
-		t.Fatal(err)
-	}
-	put("wide", buf.Bytes())
+	put("wide", testkit.PNG(t, wide))
 	// "anim": a GIF of three 8x8 frames, red, green, blue, 100 ms each.
 	g := &gif.GIF{}
 	pal := color.Palette{color.RGBA{R: 255, A: 255}, color.RGBA{G: 255, A: 255}, color.RGBA{B: 255, A: 255}}
@@ -97,7 +88,7 @@ func testImages(t testing.TB) *picture.Store {
 		}
 		g.Image, g.Delay = append(g.Image, f), append(g.Delay, 10)
 	}
-	buf.Reset()
+	var buf bytes.Buffer
 	if err := gif.EncodeAll(&buf, g); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package sim_test
 import (
 	"image"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -14,21 +13,13 @@ import (
 	"github.com/pidicon/pidicon-mqtt/internal/mqtttest"
 )
 
-// postTo sends body to path of the simulator in-process.
-func postTo(t *testing.T, h http.Handler, path, body string) (int, string) {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, strings.NewReader(body)))
-	return rec.Code, rec.Body.String()
-}
-
 // TestPixoo_Endpoints: /divoom_api is the same API as /post; an endpoint
 // switched off answers 404 and changes nothing, and the log says where
 // each request went.
 func TestPixoo_Endpoints(t *testing.T) {
 	dev := sim.NewPixoo()
 	t.Cleanup(dev.Close)
-	if code, got := postTo(t, dev, "/divoom_api", `{"Command":"Channel/SetBrightness","Brightness":30}`); code != 200 || !jsonEqual(got, `{"error_code":0}`) {
+	if code, got := call(t, dev, http.MethodPost, "/divoom_api", `{"Command":"Channel/SetBrightness","Brightness":30}`); code != 200 || !jsonEqual(got, `{"error_code":0}`) {
 		t.Fatalf("/divoom_api: %d %s", code, got)
 	}
 	if dev.Brightness() != 30 {
@@ -36,17 +27,17 @@ func TestPixoo_Endpoints(t *testing.T) {
 	}
 
 	dev.SetEndpoints(false, true)
-	if code, _ := postTo(t, dev, "/post", `{"Command":"Channel/SetBrightness","Brightness":60}`); code != http.StatusNotFound {
+	if code, _ := call(t, dev, http.MethodPost, "/post", `{"Command":"Channel/SetBrightness","Brightness":60}`); code != http.StatusNotFound {
 		t.Errorf("/post switched off: HTTP %d, want 404", code)
 	}
 	if dev.Brightness() != 30 {
 		t.Errorf("a request to a switched-off endpoint changed the brightness to %d", dev.Brightness())
 	}
 	dev.SetEndpoints(true, false)
-	if code, _ := postTo(t, dev, "/divoom_api", `{"Command":"Channel/GetAllConf"}`); code != http.StatusNotFound {
+	if code, _ := call(t, dev, http.MethodPost, "/divoom_api", `{"Command":"Channel/GetAllConf"}`); code != http.StatusNotFound {
 		t.Errorf("/divoom_api switched off: HTTP %d, want 404", code)
 	}
-	if code, _ := postTo(t, dev, "/post", `{"Command":"Channel/GetAllConf"}`); code != 200 {
+	if code, _ := call(t, dev, http.MethodPost, "/post", `{"Command":"Channel/GetAllConf"}`); code != 200 {
 		t.Errorf("/post switched on again: HTTP %d, want 200", code)
 	}
 
@@ -73,7 +64,7 @@ func TestPixoo_SysReboot(t *testing.T) {
 	if err := c.PushFrame(t.Context(), image.NewRGBA(image.Rect(0, 0, 64, 64))); err != nil {
 		t.Fatal(err)
 	}
-	if code, got := postTo(t, dev, "/post", `{"Command":"Device/SysReboot"}`); code != 200 || !jsonEqual(got, `{"error_code":0}`) {
+	if code, got := call(t, dev, http.MethodPost, "/post", `{"Command":"Device/SysReboot"}`); code != 200 || !jsonEqual(got, `{"error_code":0}`) {
 		t.Fatalf("Device/SysReboot: %d %s", code, got)
 	}
 	st := dev.State()
