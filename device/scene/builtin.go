@@ -80,7 +80,7 @@ func renderStartup(dst *image.RGBA, p Frame) {
 		text = fit(text, b.Dx(), 1)
 		drawText(dst, centre(b, text, 1), b.Min.Y+1, text, white, 1)
 		for x := b.Min.X; x < b.Max.X; x++ {
-			setPixel(dst, x, b.Max.Y-1, hue((x-b.Min.X)*hueSteps/b.Dx(), 255))
+			SetPixel(dst, x, b.Max.Y-1, hue((x-b.Min.X)*hueSteps/b.Dx(), 255))
 		}
 		return
 	}
@@ -103,7 +103,7 @@ func drawBorder(dst *image.RGBA) {
 	b := dst.Bounds()
 	w, h := b.Dx(), b.Dy()
 	perimeter := 2 * (w + h)
-	at := func(i, x, y int) { setPixel(dst, x, y, hue(i*hueSteps/perimeter, 255)) }
+	at := func(i, x, y int) { SetPixel(dst, x, y, hue(i*hueSteps/perimeter, 255)) }
 	for i := range w {
 		at(i, b.Min.X+i, b.Min.Y)         // top, left to right
 		at(w+h+i, b.Max.X-1-i, b.Max.Y-1) // bottom, right to left
@@ -148,8 +148,8 @@ func renderClock(dst *image.RGBA, p Frame) {
 		}
 		drawText(dst, centre(b, string(text), 1), b.Min.Y+1, string(text), colour, 1)
 		if seconds {
-			fillRect(dst, image.Rect(b.Min.X, b.Max.Y-1, b.Max.X, b.Max.Y), dimGrey)
-			fillRect(dst, image.Rect(b.Min.X, b.Max.Y-1, b.Min.X+(sec+1)*b.Dx()/60, b.Max.Y), tealGreen)
+			FillRect(dst, image.Rect(b.Min.X, b.Max.Y-1, b.Max.X, b.Max.Y), dimGrey)
+			FillRect(dst, image.Rect(b.Min.X, b.Max.Y-1, b.Min.X+(sec+1)*b.Dx()/60, b.Max.Y), tealGreen)
 		}
 		return
 	}
@@ -192,9 +192,9 @@ func renderClock(dst *image.RGBA, p Frame) {
 		return
 	}
 	bar := image.Rect(b.Min.X+4, b.Max.Y-6, b.Max.X-4, b.Max.Y-4)
-	fillRect(dst, bar, dimGrey)
+	FillRect(dst, bar, dimGrey)
 	bar.Max.X = bar.Min.X + (sec+1)*bar.Dx()/60
-	fillRect(dst, bar, tealGreen)
+	FillRect(dst, bar, tealGreen)
 }
 
 // put2 writes n modulo 100 as two decimal digits.
@@ -230,7 +230,7 @@ func renderWave(dst *image.RGBA, p Frame) {
 				d = -d
 			}
 			v := max(255-d*(255-floor)/band16, floor)
-			setPixel(dst, b.Min.X+x, b.Min.Y+y, hue(baseHue+y*hueSteps/(4*h), v))
+			SetPixel(dst, b.Min.X+x, b.Min.Y+y, hue(baseHue+y*hueSteps/(4*h), v))
 		}
 	}
 }
@@ -252,11 +252,11 @@ func renderBars(dst *image.RGBA, _ Frame) {
 	for i, c := range bars {
 		x0 := b.Min.X + i*b.Dx()/len(bars)
 		x1 := b.Min.X + (i+1)*b.Dx()/len(bars)
-		fillRect(dst, image.Rect(x0, b.Min.Y, x1, split), c)
+		FillRect(dst, image.Rect(x0, b.Min.Y, x1, split), c)
 	}
 	for x := b.Min.X; x < b.Max.X; x++ {
 		v := uint8((x - b.Min.X) * 255 / max(b.Dx()-1, 1))
-		fillRect(dst, image.Rect(x, split, x+1, b.Max.Y), color.RGBA{R: v, G: v, B: v, A: 255})
+		FillRect(dst, image.Rect(x, split, x+1, b.Max.Y), color.RGBA{R: v, G: v, B: v, A: 255})
 	}
 }
 

@@ -46,7 +46,7 @@ func (s Scene) Check(raw map[string]json.RawMessage, images Images) (Values, err
 		if i < 0 {
 			return nil, paramErr("scene %q has no parameter %q (parameters: %s)", s.Name, name, s.paramNames())
 		}
-		v, err := s.Params[i].parse(raw[name], images)
+		v, err := s.Params[i].Parse(raw[name], images)
 		if err != nil {
 			return nil, paramErr("scene %q, parameter %q: %v", s.Name, name, err)
 		}
@@ -71,8 +71,9 @@ func (s Scene) paramNames() string {
 	return strings.Join(names, ", ")
 }
 
-// parse reads one value of the parameter.
-func (p Param) parse(raw json.RawMessage, images Images) (any, error) {
+// Parse reads one value of the parameter; images, if not nil, must have
+// an image it names.
+func (p Param) Parse(raw json.RawMessage, images Images) (any, error) {
 	switch p.Type {
 	case TypeColor:
 		return ParseColor(raw)

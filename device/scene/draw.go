@@ -5,11 +5,12 @@ import (
 	"image/color"
 )
 
-// Drawing primitives for the built-in scenes. They write dst.Pix directly
-// and clip to dst's bounds, so no caller can draw out of range.
+// Drawing primitives for the built-in scenes and scene files. They write
+// dst.Pix directly and clip to dst's bounds, so no caller can draw out of
+// range.
 
-// fillRect paints r, clipped to dst's bounds, in colour c.
-func fillRect(dst *image.RGBA, r image.Rectangle, c color.RGBA) {
+// FillRect paints r, clipped to dst's bounds, in colour c.
+func FillRect(dst *image.RGBA, r image.Rectangle, c color.RGBA) {
 	r = r.Intersect(dst.Bounds())
 	if r.Empty() {
 		return
@@ -29,11 +30,11 @@ func fillRect(dst *image.RGBA, r image.Rectangle, c color.RGBA) {
 
 // fillAll paints all of dst in colour c.
 func fillAll(dst *image.RGBA, c color.RGBA) {
-	fillRect(dst, dst.Bounds(), c)
+	FillRect(dst, dst.Bounds(), c)
 }
 
-// setPixel paints the pixel at (x, y) if it lies within dst.
-func setPixel(dst *image.RGBA, x, y int, c color.RGBA) {
+// SetPixel paints the pixel at (x, y) if it lies within dst.
+func SetPixel(dst *image.RGBA, x, y int, c color.RGBA) {
 	if !(image.Point{X: x, Y: y}).In(dst.Bounds()) {
 		return
 	}

@@ -73,7 +73,7 @@ func TestFit(t *testing.T) {
 func TestFillRect_clips(t *testing.T) {
 	img := image.NewRGBA(image.Rect(0, 0, 4, 3))
 	c := color.RGBA{R: 9, A: 255}
-	fillRect(img, image.Rect(-5, 1, 2, 99), c)
+	FillRect(img, image.Rect(-5, 1, 2, 99), c)
 	for y := range 3 {
 		for x := range 4 {
 			want := color.RGBA{}

@@ -149,7 +149,7 @@ func drawGlyph(dst *image.RGBA, x, y int, g uint16, c color.RGBA, scale int) {
 			}
 			px := x + col*scale
 			py := y + row*scale
-			fillRect(dst, image.Rect(px, py, px+scale, py+scale), c)
+			FillRect(dst, image.Rect(px, py, px+scale, py+scale), c)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package userscene
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image/color"
@@ -320,13 +319,11 @@ func parseParams(n *yaml.Node) ([]scene.Param, error) {
 			if err != nil {
 				return nil, err
 			}
-			probe := scene.Scene{Name: "default", Params: []scene.Param{p}}
-			v, err := probe.Check(map[string]json.RawMessage{p.Name: raw}, nil)
+			v, err := p.Parse(raw, nil)
 			if err != nil {
-				why := strings.TrimPrefix(err.Error(), fmt.Sprintf("scene %q, parameter %q: ", probe.Name, p.Name))
-				return nil, errAt(def, "params[%d] (%s): default: %s", i, p.Name, why)
+				return nil, errAt(def, "params[%d] (%s): default: %v", i, p.Name, err)
 			}
-			p.Default = v[p.Name]
+			p.Default = v
 		} else if !p.Required && p.Type != scene.TypeImage {
 			p.Default = zeroValue(p)
 		}

@@ -515,23 +515,14 @@ func wrap(key string, err error) error {
 
 // fillRect paints r, clipped to dst, in colour c (made opaque).
 func fillRect(dst *image.RGBA, r image.Rectangle, c color.RGBA) {
-	r = r.Intersect(dst.Bounds())
 	c.A = 255
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		row := dst.Pix[dst.PixOffset(r.Min.X, y):dst.PixOffset(r.Max.X, y)]
-		for i := 0; i < len(row); i += 4 {
-			row[i], row[i+1], row[i+2], row[i+3] = c.R, c.G, c.B, c.A
-		}
-	}
+	scene.FillRect(dst, r, c)
 }
 
-// setPixel paints one pixel if it lies within dst.
+// setPixel paints one pixel (opaque) if it lies within dst.
 func setPixel(dst *image.RGBA, x, y int, c color.RGBA) {
-	if !(image.Point{X: x, Y: y}).In(dst.Bounds()) {
-		return
-	}
-	i := dst.PixOffset(x, y)
-	dst.Pix[i], dst.Pix[i+1], dst.Pix[i+2], dst.Pix[i+3] = c.R, c.G, c.B, 255
+	c.A = 255
+	scene.SetPixel(dst, x, y, c)
 }
 
 // drawLine draws a line from (x1, y1) to (x2, y2) with Bresenham's
