@@ -443,7 +443,9 @@ func (f *retainedFeed) send(sub feedSub, t retainedTopic) bool {
 // write sends one retained message as the subscription asks, waiting for
 // room in the window for QoS 1 and 2; false when the client is gone.
 func (f *retainedFeed) write(sub feedSub, pk packets.Packet) bool {
-	out := pk // a packet of its own (retainedMessage.packet), not one mochi holds
+	// pk is a packet of its own (retainedMessage.packet), not one mochi
+	// holds: no copy needed.
+	out := pk
 	out.FixedHeader.Retain = true // [MQTT-3.3.1-9]
 	out.FixedHeader.Qos = min(out.FixedHeader.Qos, sub.qos, f.b.server.Options.Capabilities.MaximumQos)
 	out.Properties.TopicAlias, out.Properties.TopicAliasFlag = 0, false
