@@ -364,49 +364,30 @@ func (b *Broker) isDaemon(listener string, conn net.Conn, pk packets.Packet) boo
 // acceptFailed counts and logs (at most a line a second) a failed Accept.
 func (b *Broker) acceptFailed(listener string, err error, retry time.Duration) {
 	b.acceptErrors.Add(1)
-	ok, suppressed := b.acceptLimit.Allow(time.Now())
-	if !ok {
-		return
-	}
 	attrs := []any{logkey.Listener, listener, logkey.Error, err}
 	if retry > 0 {
 		attrs = append(attrs, logkey.RetryIn, retry)
 	}
-	if suppressed > 0 {
-		attrs = append(attrs, logkey.NotLoggedSince, suppressed)
-	}
-	b.opts.Logger.Error("embedded broker cannot accept connections; retrying", attrs...)
+	b.acceptLimit.Log(b.opts.Logger, slog.LevelError, "embedded broker cannot accept connections; retrying", attrs...)
 }
 
 // droppedConnection counts and logs (at most a line a second) a
 // connection closed before login.
 func (b *Broker) droppedConnection(listener, remote string, err error) {
 	b.dropped.Add(1)
-	ok, suppressed := b.dropLimit.Allow(time.Now())
-	if !ok {
-		return
-	}
-	attrs := []any{logkey.Listener, listener, logkey.Remote, remote, logkey.Reason, err}
-	if suppressed > 0 {
-		attrs = append(attrs, logkey.NotLoggedSince, suppressed)
-	}
-	b.authLog.Warn("embedded broker closed a connection before login", attrs...)
+	b.dropLimit.Log(b.authLog, slog.LevelWarn, "embedded broker closed a connection before login",
+		logkey.Listener, listener, logkey.Remote, remote, logkey.Reason, err)
 }
 
 // packetTooLarge counts, logs and reports (each at most once a second) a
 // client disconnected for a packet over MaxPacket.
 func (b *Broker) packetTooLarge(cl *mochi.Client) {
 	b.tooLarge.Add(1)
-	ok, suppressed := b.tooLargeLimit.Allow(time.Now())
-	if !ok {
+	err := fmt.Errorf("client %q: %w", cl.ID, ErrPacketTooLarge)
+	if !b.tooLargeLimit.Log(b.authLog, slog.LevelWarn, "embedded broker disconnected a client",
+		logkey.ClientID, cl.ID, logkey.Remote, cl.Net.Remote, logkey.Listener, cl.Net.Listener, logkey.Reason, err) {
 		return
 	}
-	err := fmt.Errorf("client %q: %w", cl.ID, ErrPacketTooLarge)
-	attrs := []any{logkey.ClientID, cl.ID, logkey.Remote, cl.Net.Remote, logkey.Listener, cl.Net.Listener, logkey.Reason, err}
-	if suppressed > 0 {
-		attrs = append(attrs, logkey.NotLoggedSince, suppressed)
-	}
-	b.authLog.Warn("embedded broker disconnected a client", attrs...)
 	if b.opts.Report != nil {
 		b.opts.Report(event.New(time.Now(), event.LevelError, "", "", nil, err))
 	}
@@ -444,16 +425,9 @@ func (b *Broker) authenticate(cl *mochi.Client, pk packets.Packet) error {
 // refusedLogin counts and logs a refused connection; never the password.
 func (b *Broker) refusedLogin(cl *mochi.Client, pk packets.Packet, err error) {
 	b.loginsRefused.Add(1)
-	ok, suppressed := b.authLimit.Allow(time.Now())
-	if !ok {
-		return
-	}
-	attrs := []any{logkey.ClientID, cl.ID, logkey.Username, string(pk.Connect.Username),
-		logkey.Remote, cl.Net.Remote, logkey.Listener, cl.Net.Listener, logkey.Reason, err}
-	if suppressed > 0 {
-		attrs = append(attrs, logkey.NotLoggedSince, suppressed)
-	}
-	b.authLog.Warn("embedded broker refused a client", attrs...)
+	b.authLimit.Log(b.authLog, slog.LevelWarn, "embedded broker refused a client",
+		logkey.ClientID, cl.ID, logkey.Username, string(pk.Connect.Username),
+		logkey.Remote, cl.Net.Remote, logkey.Listener, cl.Net.Listener, logkey.Reason, err)
 }
 
 // brokerHook is the broker's policy: logins, the daemon's topics, and no

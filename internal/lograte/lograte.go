@@ -4,8 +4,12 @@
 package lograte
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/pidicon/pidicon-mqtt/internal/logkey"
 )
 
 // Limiter lets one line through per Every and counts the rest. The zero
@@ -30,4 +34,19 @@ func (l *Limiter) Allow(now time.Time) (bool, int) {
 	n := l.suppressed
 	l.last, l.suppressed = now, 0
 	return true, n
+}
+
+// Log writes msg at level through log if Allow lets it, adding how many
+// lines were left out since the last one (logkey.NotLoggedSince) when any
+// were, and reports whether it wrote.
+func (l *Limiter) Log(log *slog.Logger, level slog.Level, msg string, args ...any) bool {
+	ok, suppressed := l.Allow(time.Now())
+	if !ok {
+		return false
+	}
+	if suppressed > 0 {
+		args = append(args, logkey.NotLoggedSince, suppressed)
+	}
+	log.Log(context.Background(), level, msg, args...)
+	return true
 }
