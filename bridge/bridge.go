@@ -131,10 +131,7 @@ type Bridge struct {
 	// Only Run's goroutine uses these.
 	missing     map[string]bool // displays whose scene is gone, reported
 	warnedInput map[string]bool // input topics refused, logged
-	// sceneRefusals holds, per device, the refusal of its restored scene
-	// already logged: without a broker at start-up the restore runs twice
-	// on the same file, and says it once.
-	sceneRefusals map[string]string
+	restoreSaid map[string]bool // what the restore logged (firstTime)
 
 	in       inputs        // the scenes' input topics (inputs.go)
 	restored chan struct{} // closed once the state is restored

@@ -36,36 +36,49 @@ func (b *Bridge) restore(broker map[string][]byte) state.RestoreResult {
 	for _, r := range res.Devices {
 		d := b.devices[r.ID]
 		log := b.log.With(logkey.Device, r.ID)
-		if r.FileKey != "" && r.FileKey != r.ID {
+		if r.FileKey != "" && r.FileKey != r.ID && b.firstTime("claimed", r.ID, r.FileKey) {
 			log.Info("state file entry claimed by host address", logkey.Key, r.FileKey)
 		}
-		if r.HostTakenBy != "" {
+		if r.HostTakenBy != "" && b.firstTime("host taken", r.ID, r.HostTakenBy) {
 			log.Warn("the state file's entry for this device's host address went to another device",
 				logkey.Host, d.Host, logkey.ClaimedBy, r.HostTakenBy)
 		}
-		if r.FileClamped {
+		if r.FileClamped && b.firstTime("clamped", r.ID) {
 			log.Warn("state file entry is dated in the future; treated as undated")
 		}
 		if r.BrokerRefused != nil {
 			b.opts.Events.Report(event.New(in.Now, event.LevelWarning, r.ID, b.topics.Device(r.ID, topic.State),
 				broker[r.ID], fmt.Errorf("retained state on the broker ignored: %w", r.BrokerRefused)))
 		}
-		if r.SceneRefused != nil && b.sceneRefusals[r.ID] != r.SceneRefused.Error() {
+		if r.SceneRefused != nil && b.firstTime("scene refused", r.ID, r.SceneRefused.Error()) {
 			log.Warn("restored scene cannot run; using the startup scene",
 				logkey.StartupScene, d.Defaults.ActiveScene, logkey.Error, r.SceneRefused)
-			if b.sceneRefusals == nil {
-				b.sceneRefusals = make(map[string]string)
-			}
-			b.sceneRefusals[r.ID] = r.SceneRefused.Error()
 		}
 		b.opts.Store.Put(r.ID, r.State)
 	}
 	if len(res.Kept) > 0 {
 		b.opts.Store.Keep(res.Kept)
-		b.log.Warn("state file holds entries that no configured device claims; they are kept in the file",
-			logkey.Entries, strings.Join(sortedKeys(res.Kept), ", "))
+		if entries := strings.Join(sortedKeys(res.Kept), ", "); b.firstTime("kept", entries) {
+			b.log.Warn("state file holds entries that no configured device claims; they are kept in the file",
+				logkey.Entries, entries)
+		}
 	}
 	return res
+}
+
+// firstTime reports whether the restore has not said this yet: without a
+// broker at start-up it runs twice on the same file, and says each finding
+// of the file once.
+func (b *Bridge) firstTime(finding ...string) bool {
+	key := strings.Join(finding, "\x00")
+	if b.restoreSaid[key] {
+		return false
+	}
+	if b.restoreSaid == nil {
+		b.restoreSaid = make(map[string]bool)
+	}
+	b.restoreSaid[key] = true
+	return true
 }
 
 // driveAll sends every device's state in the store to its controller, which

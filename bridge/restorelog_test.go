@@ -14,9 +14,10 @@ import (
 
 // TestBridge_SceneRefusalLoggedOnce: with the broker down at start-up the
 // restore runs twice on the same file (from the file alone after 5 s, then
-// with the broker); a restored scene that cannot run is logged once.
+// with the broker); what it finds in the file (here a restored scene that
+// cannot run and an entry no device claims) is logged once.
 func TestBridge_SceneRefusalLoggedOnce(t *testing.T) {
-	doc, err := state.ParseDocument([]byte(`{"version":1,"timestamp":"2026-01-01T00:00:00.000Z","devices":{"demo":{"activeScene":"nosuch","playState":"playing","brightness":40,"displayOn":true,"loggingLevel":"warning"}}}`))
+	doc, err := state.ParseDocument([]byte(`{"version":1,"timestamp":"2026-01-01T00:00:00.000Z","devices":{"demo":{"activeScene":"nosuch","playState":"playing","brightness":40,"displayOn":true,"loggingLevel":"warning"},"gone":{"activeScene":"clock","playState":"playing","brightness":40,"displayOn":true,"loggingLevel":"info"}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,9 @@ func TestBridge_SceneRefusalLoggedOnce(t *testing.T) {
 	if !strings.Contains(out, "connected to MQTT broker") {
 		t.Fatalf("no connection in the log:\n%s", out)
 	}
-	if n := strings.Count(out, refusal); n != 1 {
-		t.Errorf("%q logged %d times, want once:\n%s", refusal, n, out)
+	for _, line := range []string{refusal, "state file holds entries that no configured device claims"} {
+		if n := strings.Count(out, line); n != 1 {
+			t.Errorf("%q logged %d times, want once:\n%s", line, n, out)
+		}
 	}
 }
