@@ -53,17 +53,14 @@ func NewInputs() *Inputs {
 func (in *Inputs) bind(scenes []scene.Scene) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	fields := make(map[string][]string)
+	in.fields = make(map[string][]string)
 	keep := make(map[binding]bool)
 	for _, sc := range scenes {
 		for _, i := range sc.Inputs {
-			if !slices.Contains(fields[i.Topic], i.Field) {
-				fields[i.Topic] = append(fields[i.Topic], i.Field)
-			}
+			in.watchLocked(i.Topic, i.Field)
 			keep[binding{i.Topic, i.Field}] = true
 		}
 	}
-	in.fields = fields
 	for b := range in.values {
 		if !keep[b] {
 			delete(in.values, b)
@@ -76,8 +73,34 @@ func (in *Inputs) add(inputs []scene.Input) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for _, i := range inputs {
-		if !slices.Contains(in.fields[i.Topic], i.Field) {
-			in.fields[i.Topic] = append(in.fields[i.Topic], i.Field)
+		in.watchLocked(i.Topic, i.Field)
+	}
+}
+
+// watchLocked reads field of topic too.
+func (in *Inputs) watchLocked(topic, field string) {
+	if !slices.Contains(in.fields[topic], field) {
+		in.fields[topic] = append(in.fields[topic], field)
+	}
+}
+
+// seriesLocked is the values of b, made if need be.
+func (in *Inputs) seriesLocked(b binding) *series {
+	s := in.values[b]
+	if s == nil {
+		s = &series{}
+		in.values[b] = s
+	}
+	return s
+}
+
+// set makes v the value, and adds a number to the history.
+func (s *series) set(v any) {
+	s.value = v
+	if n, ok := v.(float64); ok {
+		s.history = append(s.history, n)
+		if len(s.history) > MaxHistory {
+			s.history = slices.Delete(s.history, 0, len(s.history)-MaxHistory)
 		}
 	}
 }
@@ -100,14 +123,10 @@ func (in *Inputs) Record(topic string, payload []byte, retained bool) bool {
 	var doc any
 	parsed := false
 	changed := false
+	empty := len(bytes.TrimSpace(payload)) == 0
 	for _, field := range fields {
-		b := binding{topic, field}
-		s := in.values[b]
-		if s == nil {
-			s = &series{}
-			in.values[b] = s
-		}
-		if len(bytes.TrimSpace(payload)) == 0 {
+		s := in.seriesLocked(binding{topic, field})
+		if empty {
 			changed = changed || s.value != nil
 			s.value = nil
 			continue
@@ -128,13 +147,7 @@ func (in *Inputs) Record(topic string, payload []byte, retained bool) bool {
 		if retained && s.value == v {
 			continue
 		}
-		s.value = v
-		if n, isNum := v.(float64); isNum {
-			s.history = append(s.history, n)
-			if len(s.history) > MaxHistory {
-				s.history = slices.Delete(s.history, 0, len(s.history)-MaxHistory)
-			}
-		}
+		s.set(v)
 		changed = true
 	}
 	return changed
@@ -145,23 +158,8 @@ func (in *Inputs) Record(topic string, payload []byte, retained bool) bool {
 func (in *Inputs) Set(topic, field, text string) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if !slices.Contains(in.fields[topic], field) {
-		in.fields[topic] = append(in.fields[topic], field)
-	}
-	b := binding{topic, field}
-	s := in.values[b]
-	if s == nil {
-		s = &series{}
-		in.values[b] = s
-	}
-	v := plainValue([]byte(text))
-	s.value = v
-	if n, ok := v.(float64); ok {
-		s.history = append(s.history, n)
-		if len(s.history) > MaxHistory {
-			s.history = slices.Delete(s.history, 0, len(s.history)-MaxHistory)
-		}
-	}
+	in.watchLocked(topic, field)
+	in.seriesLocked(binding{topic, field}).set(plainValue([]byte(text)))
 }
 
 // value returns the latest value of an input, or missing.
